@@ -1,0 +1,1 @@
+"""Built-in animators, one sub-package per method (installed as ``motionbench.methods``)."""

@@ -1,0 +1,57 @@
+"""motionbench: one interface, one trainer and one benchmark runner for motion-transfer methods.
+
+Public API::
+
+    import motionbench
+    motionbench.list_animators()                     # ['fomm', 'identity', 'lia', ...]
+    model = motionbench.create_animator("lia", preset="tiny")
+    video = model.animate(source, driving, mode="relative")   # [0,1] in, [0,1] out
+
+Importing this package is cheap: methods, datasets and metrics are imported on first use.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
+
+from .animator import Animator, Capabilities, CheckpointError
+from .registries import ANIMATORS, DATASETS, METRICS
+from .registry import Registry, UnknownNameError
+
+__version__ = "0.1.0"
+__all__ = ["Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",
+           "list_animators", "register_animator", "get_animator_class", "__version__"]
+
+T = TypeVar("T")
+
+
+def list_animators() -> List[str]:
+    """Names of all registered animators, built-in and plugins."""
+    return ANIMATORS.names()
+
+
+def get_animator_class(name: str) -> type:
+    return ANIMATORS.get(name)
+
+
+def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> Animator:
+    """Build the animator ``name`` from a preset (default: the method's default) plus overrides.
+
+    With ``checkpoint``, weights (and, for motionbench checkpoints, the config) come from that file;
+    official formats are recognised by the methods that support them.
+    """
+    cls = get_animator_class(name)
+    if checkpoint is not None:
+        return cls.from_checkpoint(checkpoint, preset=preset, **overrides)
+    return cls.build(preset, **overrides)
+
+
+def register_animator(name: str, aliases: Sequence[str] = (), *, replace: bool = False) -> Callable[[T], T]:
+    """Class decorator registering an :class:`Animator` subclass under ``name``."""
+
+    def deco(cls: T) -> T:
+        if not (isinstance(cls, type) and issubclass(cls, Animator)):
+            raise TypeError(f"register_animator expects an Animator subclass, got {cls!r}")
+        ANIMATORS.add(name, cls, aliases, replace=replace)
+        return cls
+
+    return deco

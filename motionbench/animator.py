@@ -1,0 +1,247 @@
+"""The Animator contract every method implements (DESIGN §3).
+
+Images are float tensors in [0, 1]: sources B×3×H×W, driving clips B×T×3×H×W (a single driving frame
+B×3×H×W is accepted too). The output has the shape of ``driving``. A method working in [-1, 1]
+internally converts at its own boundary.
+
+Subclasses implement :meth:`encode_source` and :meth:`animate_state`; the base class validates inputs,
+encodes the source once, and checks the requested mode against the method's :class:`Capabilities`.
+Training hooks (:meth:`generator_losses`, :meth:`discriminator_losses`) are used by the shared trainer.
+"""
+from __future__ import annotations
+
+import abc
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "deep_merge", "save_atomic"]
+
+MODES = ("absolute", "relative")
+SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
+CHECKPOINT_FORMAT = "motionbench-checkpoint-v1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read or does not fit the model (message names the file)."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a method can do, so that runners never call what it lacks."""
+
+    relative: bool = True  # supports mode="relative"
+    keypoints: bool = False  # exposes detect_keypoints(images) -> {"value": B×K×2 in [-1,1], ...}
+    trainable: bool = True  # implements generator_losses / discriminator_losses
+    adversarial: bool = False  # has a discriminator (trainer runs D steps)
+    multi_source: bool = False  # accepts B×N×3×H×W sources (N source images fused)
+    checkpoint_formats: Tuple[str, ...] = ("motionbench",)  # e.g. ("motionbench", "fomm-official")
+    value_range: Tuple[float, float] = (0.0, 1.0)  # range of images at the animate() boundary
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
+    """Recursive dict merge (override wins); inputs are not modified."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def save_atomic(obj: Any, path: Union[str, os.PathLike]) -> Path:
+    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
+
+
+class Animator(nn.Module, abc.ABC):
+    """Base class of all animators. Constructor arguments are the method's config (official names)."""
+
+    name: ClassVar[str] = "animator"
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: preset used when neither a preset nor a full config is given (see :meth:`presets`)
+    default_preset: ClassVar[Optional[str]] = None
+
+    def __init__(self, **config: Any) -> None:
+        super().__init__()
+        #: the resolved constructor config, stored in checkpoints so they rebuild the same network
+        self.config: Dict[str, Any] = copy.deepcopy(config)
+
+    # ------------------------------------------------------------------ inference
+    @abc.abstractmethod
+    def encode_source(self, source: Tensor) -> SourceState:
+        """Everything about the source image that does not depend on the driving frames (cacheable)."""
+
+    @abc.abstractmethod
+    def animate_state(
+        self, state: SourceState, driving: Tensor, *, mode: str, driving_ref: Optional[Tensor]
+    ) -> Tensor:
+        """Animate from an encoded source. ``driving`` is B×T×3×H×W in [0, 1]; return the same shape.
+
+        ``driving_ref`` (B×3×H×W) is only given in relative mode and is never None there.
+        """
+
+    def animate(
+        self,
+        source: Tensor,
+        driving: Tensor,
+        *,
+        mode: str = "absolute",
+        driving_ref: Optional[Tensor] = None,
+        source_state: Optional[SourceState] = None,
+    ) -> Tensor:
+        """Animate ``source`` with the motion of ``driving``.
+
+        mode="relative" transfers motion relative to ``driving_ref`` (default: the first driving
+        frame), as each official demo does. Pass ``source_state`` (from :meth:`encode_source`) to
+        process a long video in chunks without re-encoding the source.
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "relative" and not self.capabilities.relative:
+            raise NotImplementedError(f"method '{self.name}' has no relative mode")
+        single = driving.dim() == 4
+        clip = driving.unsqueeze(1) if single else driving
+        if clip.dim() != 5 or clip.shape[2] != 3:
+            raise ValueError(f"driving must be B×T×3×H×W or B×3×H×W, got {tuple(driving.shape)}")
+        self._check_source(source, clip)
+        if mode == "relative" and driving_ref is None:
+            driving_ref = clip[:, 0]
+        state = self.encode_source(source) if source_state is None else source_state
+        out = self.animate_state(state, clip, mode=mode, driving_ref=driving_ref if mode == "relative" else None)
+        return out[:, 0] if single else out
+
+    def _check_source(self, source: Tensor, clip: Tensor) -> None:
+        expected = 5 if (self.capabilities.multi_source and source.dim() == 5) else 4
+        if source.dim() != expected or source.shape[-3] != 3:
+            raise ValueError(f"source must be B×3×H×W, got {tuple(source.shape)}")
+        if source.shape[0] != clip.shape[0]:
+            raise ValueError(f"source batch {source.shape[0]} != driving batch {clip.shape[0]}")
+        if source.shape[-2:] != clip.shape[-2:]:
+            raise ValueError(f"source size {tuple(source.shape[-2:])} != driving size {tuple(clip.shape[-2:])}")
+
+    def forward(self, source: Tensor, driving: Tensor, **kwargs: Any) -> Tensor:  # nn.Module call
+        return self.animate(source, driving, **kwargs)
+
+    # ------------------------------------------------------------------ training hooks
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Weighted generator loss terms and the generated outputs (reused by the D step).
+
+        ``batch`` holds at least ``source`` and ``driving`` (B×3×H×W, two frames of one video).
+        Returns ``(losses, generated)``; the trainer minimises ``sum(losses.values())``.
+        """
+        raise NotImplementedError(f"method '{self.name}' cannot be trained (no generator_losses)")
+
+    def discriminator_losses(
+        self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+    ) -> Dict[str, Tensor]:
+        """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``)."""
+        raise NotImplementedError(f"method '{self.name}' has no discriminator")
+
+    def discriminator_module(self) -> Optional[nn.Module]:
+        """The discriminator (its parameters get their own optimiser); None for non-adversarial methods."""
+        return getattr(self, "discriminator", None)
+
+    def generator_parameters(self) -> Iterator[nn.Parameter]:
+        disc = self.discriminator_module()
+        skip = {id(p) for p in disc.parameters()} if disc is not None else set()
+        return (p for p in self.parameters() if id(p) not in skip)
+
+    # ------------------------------------------------------------------ configs and checkpoints
+    @classmethod
+    def presets(cls) -> Dict[str, Dict[str, Any]]:
+        """Named configs. Built-in methods read them from ``motionbench/conf/method/<name>.yaml``."""
+        from motionbench.config import method_presets
+
+        return method_presets(cls.name)
+
+    @classmethod
+    def build(cls, preset: Optional[str] = None, **overrides: Any) -> "Animator":
+        """Construct from a named preset (or the default one) with keyword overrides merged on top."""
+        presets = cls.presets()
+        preset = preset or cls.default_preset
+        if preset is None:
+            base: Dict[str, Any] = {}
+        elif preset not in presets:
+            raise KeyError(f"method '{cls.name}' has no preset '{preset}' (known: {', '.join(sorted(presets)) or 'none'})")
+        else:
+            base = presets[preset]
+        return cls(**deep_merge(base, overrides))
+
+    def checkpoint_dict(self, **extra: Any) -> Dict[str, Any]:
+        """motionbench checkpoint layout: format tag, method name, config, model state dict."""
+        return {"format": CHECKPOINT_FORMAT, "method": self.name, "config": self.config,
+                "model": self.state_dict(), **extra}
+
+    def save_checkpoint(self, path: Union[str, os.PathLike], **extra: Any) -> Path:
+        return save_atomic(self.checkpoint_dict(**extra), path)
+
+    @staticmethod
+    def load_file(path: Union[str, os.PathLike]) -> Dict[str, Any]:
+        """torch.load with weights_only=True and errors that name the file."""
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path}: file not found")
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"checkpoint {path}: file is empty (0 bytes)")
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # pickle/zip errors differ between torch versions
+            raise CheckpointError(f"checkpoint {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(data, dict):
+            raise CheckpointError(f"checkpoint {path}: expected a dict, found {type(data).__name__}")
+        return data
+
+    @classmethod
+    def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None, **overrides: Any) -> "Animator":
+        """Load a motionbench checkpoint. Methods with official formats override this and fall back here."""
+        data = cls.load_file(path)
+        if data.get("format") != CHECKPOINT_FORMAT:
+            raise CheckpointError(
+                f"checkpoint {path}: not a motionbench checkpoint and not an official '{cls.name}' layout "
+                f"(top-level keys: {', '.join(map(str, list(data)[:8]))})")
+        if data.get("method") != cls.name:
+            raise CheckpointError(f"checkpoint {path}: written by method '{data.get('method')}', not '{cls.name}'")
+        config = deep_merge(cls.presets().get(preset, {}) if preset else data["config"], overrides)
+        model = cls(**config)
+        model.load_state_dict_checked(data["model"], path)
+        return model
+
+    def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
+                                module: Optional[nn.Module] = None) -> None:
+        """Strict load that names missing / unexpected / mis-shaped keys and the file."""
+        module = self if module is None else module
+        own = module.state_dict()
+        missing = sorted(set(own) - set(state))
+        unexpected = sorted(set(state) - set(own))
+        shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+        if missing or unexpected or shapes:
+            def show(items):
+                return ", ".join(items[:10]) + (f" ... (+{len(items) - 10})" if len(items) > 10 else "")
+
+            parts = []
+            if missing:
+                parts.append(f"missing keys: {show(missing)}")
+            if unexpected:
+                parts.append(f"unexpected keys: {show(unexpected)}")
+            if shapes:
+                parts.append(f"shape mismatches: {show(shapes)}")
+            where = f"checkpoint {path}" if path is not None else "state dict"
+            raise CheckpointError(f"{where} does not fit {type(module).__name__} of method '{self.name}': " + "; ".join(parts))
+        module.load_state_dict(state, strict=True)

@@ -1,0 +1,94 @@
+"""Metric plug-in interface.
+
+The runner hands every metric one :class:`FrameBatch` per chunk of a video. Two kinds of metric:
+
+* :class:`FrameMetric` returns one value per frame (NaN where the frame is undefined for the metric, e.g.
+  AKD when the real frame has no keypoints; such frames are counted and reported, never dropped
+  silently). The runner aggregates by frame and by video.
+* :class:`SetMetric` accumulates over all frames of a protocol and computes once (FID, KID).
+
+A metric may produce several values (``akd`` also gives ``mkr``): :attr:`Metric.outputs` lists them, each
+with its direction.
+"""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Dict, Mapping, Optional
+
+import numpy as np
+from torch import Tensor
+
+__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError"]
+
+
+class MetricError(RuntimeError):
+    """A metric cannot run (e.g. missing pretrained weights); the message names the file and the fix."""
+
+
+@dataclass
+class FrameBatch:
+    """A chunk of one video under one protocol. Images are float32 CPU/GPU tensors in [0, 1]."""
+
+    generated: Tensor  # N×3×H×W
+    target: Optional[Tensor]  # N×3×H×W real frame (same id) or ground-truth render (synthetic cross id)
+    source: Tensor  # 3×H×W, the source image
+    driving: Tensor  # N×3×H×W, the driving frames
+    video: str
+    protocol: str  # "same_identity" | "cross_identity"
+    frame_indices: list
+    target_keypoints: Optional[np.ndarray] = None  # N×K×2 pixels (synthetic ground truth)
+    target_visibility: Optional[np.ndarray] = None  # N×K bool
+    extras: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class MetricContext:
+    """What a metric may need to know about the run."""
+
+    dataset: str = "synthetic"
+    resolution: int = 64
+    device: str = "cpu"
+    compat: str = "default"  # "default" | "pose_eval"
+    verify_weights: bool = True
+    cache_dir: Optional[str] = None
+    frame_selection: str = "all"
+    options: Dict[str, Any] = field(default_factory=dict)
+
+
+class Metric(abc.ABC):
+    """Base class. ``outputs`` maps each produced value name to higher_is_better."""
+
+    name: ClassVar[str] = "metric"
+    outputs: ClassVar[Mapping[str, bool]] = {}
+    #: protocols the metric applies to; the runner skips it elsewhere (and records that it did)
+    protocols: ClassVar[tuple] = ("same_identity", "cross_identity")
+    #: True when the metric compares with a target image (needs FrameBatch.target)
+    needs_target: ClassVar[bool] = True
+
+    def __init__(self, context: Optional[MetricContext] = None, **options: Any) -> None:
+        self.context = context or MetricContext()
+        self.options = dict(options)
+
+    def settings(self) -> Dict[str, Any]:
+        """Everything that changes the number (backbone, input range, ...); recorded in results.json."""
+        return dict(self.options)
+
+    def reset(self) -> None:  # SetMetrics clear their state here
+        pass
+
+
+class FrameMetric(Metric):
+    @abc.abstractmethod
+    def per_frame(self, batch: FrameBatch) -> Dict[str, np.ndarray]:
+        """One float per frame for each name in ``outputs`` (NaN = undefined for that frame)."""
+
+
+class SetMetric(Metric):
+    @abc.abstractmethod
+    def update(self, batch: FrameBatch) -> None:
+        """Accumulate a chunk."""
+
+    @abc.abstractmethod
+    def compute(self) -> Dict[str, Dict[str, Any]]:
+        """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""

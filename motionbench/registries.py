@@ -1,0 +1,17 @@
+"""The registries of motionbench and the built-in entries (lazy, so importing is cheap).
+
+Built-in methods, datasets and metrics are listed here as ``"module:attr"`` strings; nothing is imported
+until it is used. Third-party animators come in through the entry-point group ``motionbench.methods``.
+"""
+from __future__ import annotations
+
+from .registry import Registry
+
+ANIMATORS: Registry = Registry("method", entry_point_group="motionbench.methods")
+DATASETS: Registry = Registry("dataset", entry_point_group="motionbench.datasets")
+METRICS: Registry = Registry("metric", entry_point_group="motionbench.metrics")
+KEYPOINT_EXTRACTORS: Registry = Registry("keypoint extractor", entry_point_group="motionbench.keypoint_extractors")
+IDENTITY_EMBEDDERS: Registry = Registry("identity embedder", entry_point_group="motionbench.identity_embedders")
+
+# ---------------------------------------------------------------------------------------- methods
+ANIMATORS.add("identity", "motionbench.methods.baselines.identity:IdentityAnimator", aliases=["copy_source"])
