@@ -153,6 +153,10 @@ class Animator(nn.Module, abc.ABC):
         """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``)."""
         raise NotImplementedError(f"method '{self.name}' has no discriminator")
 
+    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
+        """The discriminator's logit maps for ``images`` (used by the trainer's gradient penalties)."""
+        raise NotImplementedError(f"method '{self.name}' does not expose discriminator logits")
+
     def discriminator_module(self) -> Optional[nn.Module]:
         """The discriminator (its parameters get their own optimiser); None for non-adversarial methods."""
         return getattr(self, "discriminator", None)

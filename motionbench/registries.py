@@ -15,3 +15,15 @@ IDENTITY_EMBEDDERS: Registry = Registry("identity embedder", entry_point_group="
 
 # ---------------------------------------------------------------------------------------- methods
 ANIMATORS.add("identity", "motionbench.methods.baselines.identity:IdentityAnimator", aliases=["copy_source"])
+ANIMATORS.add("fomm", "motionbench.methods.fomm.animator:FOMMAnimator", aliases=["first_order_model"])
+ANIMATORS.add("lia", "motionbench.methods.lia.animator:LIAAnimator", aliases=["latent_image_animator"])
+
+# ---------------------------------------------------------------------------------------- datasets
+DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases=["puppets"])
+DATASETS.add("fomm_layout", "motionbench.data.video:FOMMLayoutDataset", aliases=["video", "folder_layout"])
+
+# ---------------------------------------------------------------------------------------- metrics
+# (the metrics suite registers its entries here: l1, psnr, ssim, lpips, fid, kid, akd (+mkr), aed, ...)
+
+# ---------------------------------------------------------------------------------------- extractors
+KEYPOINT_EXTRACTORS.add("markers", "motionbench.data.markers:MarkerDetector", aliases=["synthetic_markers"])

@@ -19,7 +19,8 @@ from typing import Any, ClassVar, Dict, Mapping, Optional
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError"]
+__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
+           "IdentityEmbedder"]
 
 
 class MetricError(RuntimeError):
@@ -92,3 +93,23 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+
+class KeypointExtractor(abc.ABC):
+    """Finds keypoints on images (faces: face-alignment; synthetic: marker detector; bodies: plug one in)."""
+
+    name: ClassVar[str] = "keypoints"
+
+    @abc.abstractmethod
+    def __call__(self, images: Tensor) -> "tuple[np.ndarray, np.ndarray]":
+        """N×3×H×W in [0,1] -> (keypoints N×K×2 in pixels, x then y; found N×K bool)."""
+
+
+class IdentityEmbedder(abc.ABC):
+    """Maps images to identity embeddings (AED = distance between them)."""
+
+    name: ClassVar[str] = "identity"
+
+    @abc.abstractmethod
+    def __call__(self, images: Tensor) -> np.ndarray:
+        """N×3×H×W in [0,1] -> N×D embeddings (NaN rows where no identity could be found, e.g. no face)."""
