@@ -98,6 +98,10 @@ class VideoDataset(abc.ABC):
         """Ground truth for cross-identity animation: the source identity in the driving poses."""
         raise NotImplementedError(f"dataset '{self.name}' has no cross-identity ground truth")
 
+    def cross_keypoints(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Tuple[np.ndarray, np.ndarray]:
+        """Ground-truth keypoints (pixels, N×K×2) and visibility (N×K) of :meth:`render_cross`'s frames."""
+        raise NotImplementedError(f"dataset '{self.name}' has no cross-identity ground truth")
+
     def describe(self) -> Dict[str, Any]:
         """Settings recorded in results.json."""
         return {"name": self.name, "resolution": self.resolution}
