@@ -23,7 +23,9 @@ DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases
 DATASETS.add("fomm_layout", "motionbench.data.video:FOMMLayoutDataset", aliases=["video", "folder_layout"])
 
 # ---------------------------------------------------------------------------------------- metrics
-# (the metrics suite registers its entries here: l1, psnr, ssim, lpips, fid, kid, akd (+mkr), aed, ...)
+METRICS.add("l1", "motionbench.metrics.pixel:L1", aliases=["mae"])
+METRICS.add("psnr", "motionbench.metrics.pixel:PSNR")
+METRICS.add("ssim", "motionbench.metrics.pixel:SSIM")
 
 # ---------------------------------------------------------------------------------------- extractors
 KEYPOINT_EXTRACTORS.add("markers", "motionbench.data.markers:MarkerDetector", aliases=["synthetic_markers"])
