@@ -213,7 +213,10 @@ class Animator(nn.Module, abc.ABC):
 
     @classmethod
     def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None, **overrides: Any) -> "Animator":
-        """Load a motionbench checkpoint. Methods with official formats override this and fall back here."""
+        """Load a motionbench checkpoint. Methods with official formats override this and fall back here.
+
+        ``preset`` names the architecture of official files; motionbench files carry their own config.
+        """
         data = cls.load_file(path)
         if data.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(
@@ -221,7 +224,9 @@ class Animator(nn.Module, abc.ABC):
                 f"(top-level keys: {', '.join(map(str, list(data)[:8]))})")
         if data.get("method") != cls.name:
             raise CheckpointError(f"checkpoint {path}: written by method '{data.get('method')}', not '{cls.name}'")
-        config = deep_merge(cls.presets().get(preset, {}) if preset else data["config"], overrides)
+        # a motionbench checkpoint carries the config it was trained with; ``preset`` (meant for official
+        # formats, which carry none) is ignored here, ``overrides`` still apply (e.g. align_corners)
+        config = deep_merge(data["config"], overrides)
         model = cls(**config)
         model.load_state_dict_checked(data["model"], path)
         return model

@@ -1,0 +1,5 @@
+"""``python -m motionbench`` and the ``motionbench`` console script."""
+from motionbench.cli import main
+
+if __name__ == "__main__":
+    main()

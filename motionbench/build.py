@@ -1,0 +1,106 @@
+"""Build models, datasets and metrics from composed configs (shared by the CLI tasks and the trainer)."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from .animator import Animator
+from .data.base import VideoDataset
+from .registries import ANIMATORS, DATASETS
+
+log = logging.getLogger("motionbench")
+
+__all__ = ["to_dict", "resolve_device", "build_dataset", "resolve_preset", "resolve_checkpoint", "build_model",
+           "file_sha256", "builtin_checkpoint_dir"]
+
+
+def to_dict(cfg: Any) -> Dict[str, Any]:
+    if isinstance(cfg, DictConfig):
+        return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    return dict(cfg or {})
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device '{name}' requested but CUDA is not available on this machine")
+    return dev
+
+
+def build_dataset(dataset_cfg: Any) -> VideoDataset:
+    """``DATASETS[type](**everything except name/type)``; ``name`` is kept as the dataset's name."""
+    cfg = to_dict(dataset_cfg)
+    kind = cfg.pop("type", None) or cfg.get("name")
+    name = cfg.pop("name", kind)
+    ds = DATASETS.get(kind)(**cfg)
+    ds.name = name
+    return ds
+
+
+def resolve_preset(cls: type, preset: str, dataset_name: str, resolution: int) -> Optional[str]:
+    """``auto`` -> "<dataset>-<resolution>" if the method has it, "tiny" on synthetic, else its default."""
+    presets = cls.presets()
+    if preset != "auto":
+        return preset
+    for candidate in (f"{dataset_name}-{resolution}", "tiny" if dataset_name == "synthetic" else None):
+        if candidate and candidate in presets:
+            return candidate
+    return cls.default_preset
+
+
+def builtin_checkpoint_dir() -> Path:
+    """Trained synthetic checkpoints shipped with the source tree (benchmarks/checkpoints), or
+    ``$MOTIONBENCH_CHECKPOINTS``."""
+    env = os.environ.get("MOTIONBENCH_CHECKPOINTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parent.parent / "benchmarks" / "checkpoints"
+
+
+def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str, resolution: int) -> Optional[Path]:
+    """``auto`` -> the committed ``<method>-<dataset><resolution>.pt`` if there is one, else None."""
+    if checkpoint in (None, "", "none", "null"):
+        return None
+    if checkpoint == "auto":
+        path = builtin_checkpoint_dir() / f"{method}-{dataset_name}{resolution}.pt"
+        if path.is_file():
+            return path
+        return None
+    return Path(checkpoint).expanduser()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def build_model(method_cfg: Any, dataset_name: str, resolution: int) -> Tuple[Animator, Dict[str, Any]]:
+    """The animator of ``method_cfg`` plus checkpoint info ``{"path", "sha256", "tag", "preset"}``."""
+    cfg = to_dict(method_cfg)
+    name = cfg["name"]
+    cls = ANIMATORS.get(name)
+    preset = resolve_preset(cls, cfg.get("preset", "auto"), dataset_name, resolution)
+    params = cfg.get("params") or {}
+    ckpt = resolve_checkpoint(name, cfg.get("checkpoint"), dataset_name, resolution)
+    if ckpt is not None:
+        model = cls.from_checkpoint(ckpt, preset=preset, **params)
+        info = {"path": str(ckpt), "sha256": file_sha256(ckpt), "tag": ckpt.name, "preset": preset}
+    else:
+        if cfg.get("checkpoint") == "auto" and cls.capabilities.trainable:
+            log.warning("no trained checkpoint for method '%s' on %s-%d: benchmarking a RANDOMLY INITIALISED "
+                        "model (train one with task=train, or pass method.checkpoint=PATH)", name, dataset_name, resolution)
+        model = cls.build(preset, **params)
+        trainable = any(True for _ in model.parameters())
+        info = {"path": None, "sha256": None, "tag": "random-init" if trainable else "none", "preset": preset}
+    return model, info

@@ -1,0 +1,148 @@
+"""Command line: ``python -m motionbench [overrides]`` (Hydra) plus two plain sub-commands.
+
+* ``python -m motionbench list [methods|datasets|metrics|keypoints|identity]``
+* ``python -m motionbench weights`` — every pretrained file, where it must be, present or not.
+
+Errors a user can fix (bad data, unknown names, missing weights, bad checkpoints) are printed as one
+``motionbench: error: ...`` line and exit with status 2; set ``MOTIONBENCH_DEBUG=1`` for the traceback.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import os
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+log = logging.getLogger("motionbench")
+
+USER_ERRORS: tuple = ()
+
+
+def _user_errors() -> tuple:
+    from .animator import CheckpointError
+    from .data.base import DatasetError
+    from .metrics.base import MetricError
+    from .registry import RegistryError
+    from .weights import MissingWeightsError, WeightsMismatchError
+
+    return (CheckpointError, DatasetError, MetricError, RegistryError, MissingWeightsError, WeightsMismatchError,
+            NotImplementedError, ValueError, FileNotFoundError)
+
+
+def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
+    print(f"motionbench: error: {message}", file=sys.stderr)
+    sys.exit(code)
+
+
+def _group_options(group: str) -> List[str]:
+    folder = resources.files("motionbench.conf").joinpath(group)
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def check_group_overrides(argv: Sequence[str]) -> List[str]:
+    """Validate ``method=`` / ``dataset=`` choices before Hydra, with "did you mean" suggestions.
+
+    A method registered only through an entry point (a plugin without a yaml) is mapped to the generic
+    method config: ``method=foo`` -> ``method=generic method.name=foo``.
+    """
+    from .registries import ANIMATORS
+
+    out: List[str] = []
+    for arg in argv:
+        key, sep, value = arg.partition("=")
+        if not sep or key not in ("method", "dataset", "+method", "+dataset"):
+            out.append(arg)
+            continue
+        group = key.lstrip("+")
+        options = _group_options(group)
+        values = value.split(",")
+        extra: List[str] = []
+        for v in values:
+            if v in options:
+                continue
+            if group == "method" and v in ANIMATORS and len(values) == 1:
+                arg = f"{key}=generic"
+                extra = [f"method.name={ANIMATORS.resolve_name(v)}"]
+                continue
+            known = sorted(set(options) | (set(ANIMATORS.names()) if group == "method" else set()))
+            close = difflib.get_close_matches(v, known, n=3, cutoff=0.5)
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            fail(f"unknown {group} '{v}'{hint} (available: {', '.join(o for o in known if o != 'generic')})")
+        out.append(arg)
+        out.extend(extra)
+    return out
+
+
+def _hydra_entry(cfg) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from .tasks import list_task, run_benchmark_task, weights_task
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    task = cfg.task
+    if task == "benchmark":
+        run_benchmark_task(cfg, run_dir)
+    elif task == "animate":
+        from .animate_task import run_animate_task
+
+        run_animate_task(cfg, run_dir)
+    elif task == "train":
+        from .train import run_train_task
+
+        run_train_task(cfg, run_dir)
+    elif task == "list":
+        print(list_task(cfg.list))
+    elif task == "weights":
+        print(weights_task())
+    else:
+        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, list or weights)")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("MOTIONBENCH_DEBUG") == "1"
+    try:
+        if argv and argv[0] == "list":
+            from .tasks import list_task
+
+            print(list_task(argv[1] if len(argv) > 1 else "all"))
+            return
+        if argv and argv[0] == "weights":
+            from .tasks import weights_task
+
+            print(weights_task())
+            return
+        argv = check_group_overrides(argv)
+        _run_hydra(argv)
+    except _user_errors() as exc:
+        if debug:
+            raise
+        fail(str(exc) if not isinstance(exc, NotImplementedError) else f"not implemented: {exc}")
+
+
+def _run_hydra(argv: List[str]) -> None:
+    import hydra
+
+    from .schema import register_schemas
+
+    register_schemas()
+    logging.getLogger("motionbench").setLevel(logging.INFO)
+
+    @hydra.main(version_base="1.3", config_path="pkg://motionbench.conf", config_name="config")
+    def _app(cfg) -> None:
+        try:
+            _hydra_entry(cfg)
+        except _user_errors() as exc:
+            if os.environ.get("MOTIONBENCH_DEBUG") == "1":
+                raise
+            fail(str(exc) if not isinstance(exc, NotImplementedError) else f"not implemented: {exc}")
+
+    saved = sys.argv
+    sys.argv = [saved[0] if saved else "motionbench", *argv]
+    try:
+        _app()
+    finally:
+        sys.argv = saved

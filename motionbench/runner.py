@@ -1,0 +1,198 @@
+"""The benchmark runner: both protocols of DESIGN §6 for any registered animator on any dataset.
+
+* ``same_identity`` (FOMM ``reconstruction.py`` semantics): source = frame 0 of a test video, every
+  frame drives and is also the target; absolute mode by default.
+* ``cross_identity``: pairs (source image of one video, driving clip of another), relative mode. On
+  synthetic the target is the ground-truth render of the source identity in the driving pose; on real
+  data there is no target and only target-free metrics (FID, AED w.r.t. the source, AKD w.r.t. the
+  driving frame) apply.
+
+Frames are streamed in chunks; the source is encoded once per video. Frame metrics are aggregated by
+frame (every frame counts once) and by video (every video counts once). ``value`` is the video-level
+mean with frame 0 of same-identity excluded (it is the source itself); ``compat=pose_eval`` makes
+``value`` the frame-weighted mean including frame 0, as pose-evaluation computes it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .animator import Animator
+from .data.base import DatasetError, Pair, VideoDataset, VideoRef
+from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
+
+__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "PROTOCOLS"]
+
+PROTOCOLS = ("same_identity", "cross_identity")
+
+
+@dataclass
+class BenchmarkOptions:
+    protocols: Sequence[str] = PROTOCOLS
+    split: str = "test"
+    max_videos: Optional[int] = None
+    max_frames: Optional[int] = None
+    num_pairs: Optional[int] = None
+    batch_frames: int = 16
+    same_mode: str = "absolute"
+    cross_mode: str = "relative"
+    compat: str = "default"
+    seed: int = 0
+    progress: bool = True
+
+
+@dataclass
+class _Series:
+    """Per-frame values of one metric output, per video, with an 'excluded from default aggregate' flag."""
+
+    videos: Dict[str, List[Tuple[np.ndarray, np.ndarray]]] = field(default_factory=dict)
+
+    def add(self, video: str, values: np.ndarray, included: np.ndarray) -> None:
+        self.videos.setdefault(video, []).append((np.asarray(values, dtype=np.float64), included))
+
+    def arrays(self, video: str, use_all: bool) -> np.ndarray:
+        vals = [v if use_all else v[inc] for v, inc in self.videos[video]]
+        return np.concatenate(vals) if vals else np.zeros(0)
+
+
+@dataclass
+class ProtocolResult:
+    metrics: Dict[str, Dict[str, Any]]
+    per_video: List[Dict[str, Any]]
+    frames: int
+    animate_seconds: float
+
+
+def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool) -> Tuple[Dict[str, Any], Dict[str, float]]:
+    per_video: Dict[str, float] = {}
+    frame_vals: List[np.ndarray] = []
+    n_undefined = 0
+    for video in series.videos:
+        vals = series.arrays(video, use_all=frame_weighted_all)
+        defined = vals[np.isfinite(vals)]
+        n_undefined += int(vals.size - defined.size)
+        frame_vals.append(defined)
+        per_video[video] = float(defined.mean()) if defined.size else math.nan
+    allv = np.concatenate(frame_vals) if frame_vals else np.zeros(0)
+    frame_mean = float(allv.mean()) if allv.size else math.nan
+    vids = [v for v in per_video.values() if math.isfinite(v)]
+    video_mean = float(np.mean(vids)) if vids else math.nan
+    res = {"value": frame_mean if frame_weighted_all else video_mean, "higher_is_better": higher,
+           "n": int(allv.size), "frame_mean": frame_mean, "video_mean": video_mean,
+           "n_videos": len(vids), "n_undefined_frames": n_undefined,
+           "aggregation": "frame-weighted, all frames" if frame_weighted_all else "video-weighted"}
+    return res, per_video
+
+
+def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
+    return protocol in metric.protocols and (has_target or not metric.needs_target)
+
+
+@torch.inference_mode()
+def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
+                  device: torch.device = torch.device("cpu")) -> Dict[str, ProtocolResult]:
+    """Run every requested protocol; returns per-protocol aggregated metrics and per-video rows."""
+    unknown = [p for p in opts.protocols if p not in PROTOCOLS]
+    if unknown:
+        raise ValueError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
+    model = model.to(device).eval()
+    videos = dataset.videos(opts.split)
+    if opts.max_videos is not None:
+        videos = videos[: opts.max_videos]
+    out: Dict[str, ProtocolResult] = {}
+    for protocol in opts.protocols:
+        torch.manual_seed(opts.seed)
+        np.random.seed(opts.seed)
+        if protocol == "same_identity":
+            jobs = [(v, v, 0) for v in videos]
+        else:
+            if opts.cross_mode == "relative" and not model.capabilities.relative:
+                raise NotImplementedError(f"method '{model.name}' has no relative mode for cross-identity")
+            by_name = {v.name: v for v in dataset.videos(opts.split)}
+            pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
+            if not pairs:
+                raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
+                                   f"(needs at least two identities)")
+            jobs = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
+        out[protocol] = _run_protocol(model, dataset, metrics, opts, protocol, jobs, device)
+    return out
+
+
+def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
+                  protocol: str, jobs: List[Tuple[VideoRef, VideoRef, int]], device: torch.device) -> ProtocolResult:
+    same = protocol == "same_identity"
+    mode = opts.same_mode if same else opts.cross_mode
+    pose_eval = opts.compat == "pose_eval"
+    for m in metrics:
+        m.reset()
+    series: Dict[str, _Series] = {}
+    directions: Dict[str, bool] = {}
+    used: List[Metric] = []
+    frames_done, t_animate = 0, 0.0
+    total = sum(min(d.num_frames, opts.max_frames or d.num_frames) for _, d, _ in jobs)
+    bar = tqdm(total=total, desc=f"{model.name} {protocol.replace('_', '-')}", unit="frame",
+               disable=not opts.progress, leave=False)
+    for src_video, drv_video, src_frame in jobs:
+        key = drv_video.name if same else f"{src_video.name} <- {drv_video.name}"
+        source = dataset.read_frames(src_video, [src_frame]).to(device)
+        has_target = same or dataset.has_ground_truth
+        state = model.encode_source(source)
+        driving_ref = None
+        pair = None if same else Pair(src_video.name, drv_video.name, src_frame)
+        for idx, frames in dataset.iter_chunks(drv_video, chunk=opts.batch_frames, max_frames=opts.max_frames):
+            frames = frames.to(device)
+            if driving_ref is None:
+                driving_ref = frames[:1]
+            t0 = time.perf_counter()
+            gen = model.animate(source, frames.unsqueeze(0), mode=mode, driving_ref=driving_ref,
+                                source_state=state)[0].clamp(0, 1)
+            t_animate += time.perf_counter() - t0
+            if same:
+                target, kp = frames, dataset.keypoints(drv_video, idx)
+            elif dataset.has_ground_truth:
+                target = dataset.render_cross(pair, idx, mode=mode).to(device)
+                kp = dataset.cross_keypoints(pair, idx, mode=mode)
+            else:
+                target, kp = None, None
+            batch = FrameBatch(generated=gen, target=target, source=source[0], driving=frames, video=key,
+                               protocol=protocol, frame_indices=list(idx),
+                               target_keypoints=None if kp is None else kp[0],
+                               target_visibility=None if kp is None else kp[1])
+            included = np.array([not (same and i == src_frame) for i in idx])
+            for m in metrics:
+                if not _applicable(m, protocol, has_target):
+                    continue
+                if m not in used:
+                    used.append(m)
+                if isinstance(m, FrameMetric):
+                    for name, vals in m.per_frame(batch).items():
+                        vals = np.asarray(vals, dtype=np.float64).reshape(-1)
+                        if vals.shape[0] != len(idx):
+                            raise RuntimeError(f"metric '{m.name}' returned {vals.shape[0]} values for {len(idx)} frames")
+                        series.setdefault(name, _Series()).add(key, vals, included)
+                        directions[name] = m.outputs[name]
+                elif isinstance(m, SetMetric):
+                    m.update(batch)
+            frames_done += len(idx)
+            bar.update(len(idx))
+    bar.close()
+    results: Dict[str, Dict[str, Any]] = {}
+    per_video_vals: Dict[str, Dict[str, float]] = {}
+    for name, s in series.items():
+        results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval)
+    for m in used:
+        if isinstance(m, SetMetric):
+            for name, res in m.compute().items():
+                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res}
+    per_video = []
+    for video in dict.fromkeys(v for s in series.values() for v in s.videos):
+        row: Dict[str, Any] = {"protocol": protocol, "video": video}
+        row.update({name: vals.get(video, math.nan) for name, vals in per_video_vals.items()})
+        per_video.append(row)
+    return ProtocolResult(results, per_video, frames_done, t_animate)

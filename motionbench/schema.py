@@ -1,0 +1,120 @@
+"""Typed config schemas (Hydra ConfigStore), so that a wrong-typed override fails at compose time.
+
+``conf/config.yaml`` starts its defaults list with ``motionbench_schema`` (the :class:`Config` dataclass);
+the method / dataset / loss / train / benchmark groups are merged on top of it. Method configs share
+:class:`MethodConfig`'s typed top level (their ``presets`` / ``params`` are free-form official nodes);
+datasets are typed per dataset type (:class:`SyntheticDatasetConfig`, :class:`VideoDatasetConfig`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+__all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "WeightsConfig",
+           "register_schemas"]
+
+
+@dataclass
+class MethodConfig:
+    name: str = MISSING
+    preset: str = "auto"  # "auto": "<dataset>-<resolution>" if it exists, "tiny" on synthetic, else the default
+    checkpoint: Optional[str] = None  # path, "auto" (the committed synthetic checkpoint) or null (random init)
+    params: Dict[str, Any] = field(default_factory=dict)  # deep-merged over the preset (official names)
+    presets: Dict[str, Any] = field(default_factory=dict)
+    train_defaults: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class BenchmarkConfig:
+    protocols: List[str] = field(default_factory=lambda: ["same_identity", "cross_identity"])
+    metrics: Optional[List[str]] = None  # null: the dataset's default set (synthetic: no downloads needed)
+    split: str = "test"
+    seed: int = 0
+    max_videos: Optional[int] = None
+    max_frames: Optional[int] = None  # per video
+    num_pairs: Optional[int] = None  # cross-identity pairs (null: one per test video, or the pairs CSV)
+    batch_frames: int = 16  # driving frames per animate() call
+    same_mode: str = "absolute"
+    cross_mode: str = "relative"
+    compat: str = "default"  # "default" | "pose_eval"
+    leaderboard: str = "leaderboard.csv"  # relative to the directory the command is run from
+    checkpoint_tag: Optional[str] = None  # leaderboard tag (default: checkpoint file name or "random-init")
+    keypoints: Optional[str] = None  # keypoint extractor for AKD/MKR (default: per dataset)
+    identity: Optional[str] = None  # identity embedder for AED (default: per dataset)
+    lpips_net: str = "alex"
+    fid_cache: Optional[str] = None
+    progress: bool = True
+    options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 20000
+    batch_size: int = 8
+    num_workers: int = 0
+    num_repeats: int = 1
+    lr_generator: Optional[float] = None  # null: the method's train_defaults
+    lr_discriminator: Optional[float] = None
+    betas_generator: Optional[List[float]] = None
+    betas_discriminator: Optional[List[float]] = None
+    scheduler: str = "none"  # none | multistep | linear | cosine
+    milestones: List[float] = field(default_factory=list)  # fractions of max_steps for multistep
+    gamma: float = 0.1
+    final_lr_fraction: float = 0.05  # linear decay end point
+    grad_clip: Optional[float] = None
+    amp: bool = True  # used on GPU only
+    checkpoint_every: int = 500
+    sample_every: int = 500
+    log_every: int = 50
+    keep_checkpoints: int = 2
+    resume: str = "auto"  # auto | never | <path>
+    run_dir: Optional[str] = None  # default: the Hydra output dir
+    augment: Dict[str, Any] = field(default_factory=lambda: {"flip": True, "time_flip": True, "jitter": 0.0})
+    deterministic: bool = True
+    ddp_backend: str = "auto"  # nccl on GPU, gloo on CPU
+
+
+@dataclass
+class AnimateConfig:
+    source: Optional[str] = None
+    driving: Optional[str] = None
+    output: str = "animation.mp4"
+    mode: str = "relative"
+    fps: Optional[float] = None  # default: the driving video's
+    max_frames: Optional[int] = None
+    find_best_frame: bool = False
+    batch_frames: int = 16
+
+
+@dataclass
+class WeightsConfig:
+    verify: bool = True  # sha256 checks of pretrained weight files
+
+
+@dataclass
+class Config:
+    task: str = "benchmark"  # benchmark | animate | train | list | weights
+    method: MethodConfig = field(default_factory=MethodConfig)
+    dataset: Any = MISSING
+    loss: Any = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
+    animate: AnimateConfig = field(default_factory=AnimateConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    list: str = "all"  # what `task=list` lists: methods | datasets | metrics | all
+
+
+_registered = False
+
+
+def register_schemas() -> None:
+    global _registered
+    if _registered:
+        return
+    cs = ConfigStore.instance()
+    cs.store(name="motionbench_schema", node=Config)
+    _registered = True

@@ -1,0 +1,160 @@
+"""The CLI tasks: benchmark (default), animate, list, weights. (train lives in motionbench.train.)"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from . import __version__
+from .build import build_dataset, build_model, resolve_device, to_dict
+from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
+from .results import PROTOCOL_VERSION, append_leaderboard, leaderboard_rows, markdown_table, write_json_atomic, write_text_atomic
+from .runner import BenchmarkOptions, run_benchmark
+
+log = logging.getLogger("motionbench")
+
+__all__ = ["run_benchmark_task", "list_task", "weights_task", "provenance", "git_hash"]
+
+
+def git_hash() -> str:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def provenance(device: torch.device) -> Dict[str, Any]:
+    dev = str(device)
+    if device.type == "cuda":
+        dev += f" ({torch.cuda.get_device_name(device)})"
+    else:
+        dev += f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"motionbench_version": __version__, "git": git_hash(), "torch": torch.__version__,
+            "python": platform.python_version(), "device": dev,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
+    from .metrics import build_metrics, default_metrics
+    from .metrics.base import MetricContext
+
+    b = cfg.benchmark
+    names = list(b.metrics) if b.metrics is not None else default_metrics(dataset.name)
+    options = dict(to_dict(b.options))
+    for key in ("keypoints", "identity", "lpips_net", "fid_cache"):
+        if b[key] is not None:
+            options[key] = b[key]
+    ctx = MetricContext(dataset=dataset.name, resolution=dataset.resolution, device=str(device), compat=b.compat,
+                        verify_weights=cfg.weights.verify, cache_dir=b.fid_cache,
+                        frame_selection=f"split={b.split},max_videos={b.max_videos},max_frames={b.max_frames}",
+                        options=options)
+    return build_metrics(names, ctx, options)
+
+
+def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
+    """Benchmark one method on one dataset; writes results.json, per_video.csv and a leaderboard row."""
+    t_start = time.perf_counter()
+    b = cfg.benchmark
+    if b.compat not in ("default", "pose_eval"):
+        raise ValueError(f"benchmark.compat must be 'default' or 'pose_eval', got '{b.compat}'")
+    device = resolve_device(cfg.device)
+    torch.manual_seed(b.seed)
+    dataset = build_dataset(cfg.dataset)
+    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution)
+    metrics = _metric_objects(cfg, dataset, device)
+    opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
+                            max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
+                            same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
+                            progress=b.progress)
+    results = run_benchmark(model, dataset, metrics, opts, device)
+    wall = time.perf_counter() - t_start
+    frames = sum(r.frames for r in results.values())
+    anim_s = sum(r.animate_seconds for r in results.values())
+    record = {
+        "protocol_version": PROTOCOL_VERSION,
+        "method": cfg.method.name,
+        "checkpoint": {**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
+        "dataset": dataset.describe() | {"name": dataset.name},
+        "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode, "cross_mode": b.cross_mode},
+        "results": {p: r.metrics for p, r in results.items()},
+        "metric_settings": {m.name: m.settings() for m in metrics},
+        "seeds": {"benchmark": b.seed},
+        "frames": frames,
+        "wall_time_s": wall,
+        "animate_frames_per_s": frames / anim_s if anim_s > 0 else None,
+        "run_dir": str(run_dir),
+        "provenance": provenance(device),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(run_dir / "results.json", record)
+    _write_per_video(run_dir / "per_video.csv", [row for r in results.values() for row in r.per_video])
+    board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record))
+    print()
+    for protocol in results:
+        print(markdown_table(record, protocol))
+        print()
+    print(f"results: {run_dir / 'results.json'}\nleaderboard: {board}\n"
+          f"wall time {wall:.1f} s, {record['animate_frames_per_s'] or 0:.1f} animated frames/s")
+    return record
+
+
+def _write_per_video(path: Path, rows: List[Dict[str, Any]]) -> None:
+    import pandas as pd
+
+    text = pd.DataFrame(rows).to_csv(index=False, float_format="%.6g") if rows else "protocol,video\n"
+    write_text_atomic(path, text)
+
+
+def list_task(what: str = "all") -> str:
+    """Registered methods (with aliases), datasets (+ their configs), metrics, extractors."""
+    from importlib import resources
+
+    conf = resources.files("motionbench.conf")
+    sections = {
+        "methods": ANIMATORS, "datasets": DATASETS, "metrics": METRICS,
+        "keypoints": KEYPOINT_EXTRACTORS, "identity": IDENTITY_EMBEDDERS,
+    }
+    if what != "all" and what not in sections:
+        raise ValueError(f"cannot list '{what}': choose from {', '.join(['all', *sections])}")
+    lines: List[str] = []
+    for key, reg in sections.items():
+        if what not in ("all", key):
+            continue
+        lines.append(f"{key}:")
+        for name in reg.names():
+            aliases = reg.aliases_of(name)
+            extra = f"  (aliases: {', '.join(aliases)})" if aliases else ""
+            lines.append(f"  {name}{extra}")
+        if key == "datasets":
+            configs = sorted(p.name[:-5] for p in conf.joinpath("dataset").iterdir() if p.name.endswith(".yaml"))
+            lines.append(f"  dataset configs (dataset=<name>): {', '.join(configs)}")
+    return "\n".join(lines)
+
+
+def weights_task() -> str:
+    """Every pretrained weight file motionbench knows: where it must be, present?, source."""
+    import motionbench.metrics  # noqa: F401  (registers the metrics' weight files)
+    from .weights import describe_all
+
+    rows = describe_all()
+    lines = ["| name | present | path | used by | source |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['name']} | {r['present']} | {r['path']} | {r['used_by']} | {r['source']} |")
+    lines.append("\nNothing is downloaded at run time: place missing files at the paths shown "
+                 "(TORCH_HOME moves the torch hub cache).")
+    return "\n".join(lines)

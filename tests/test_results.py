@@ -1,0 +1,41 @@
+"""Results record helpers and the concurrent-safe leaderboard."""
+import csv
+import json
+import math
+import multiprocessing as mp
+
+from motionbench.results import append_leaderboard, read_leaderboard, write_json_atomic
+
+
+def _writer(path, worker, rows):
+    for i in range(rows):
+        append_leaderboard(path, [{"method": f"m{worker}", "checkpoint": f"c{i}", "dataset": "synthetic",
+                                   "protocol": "same_identity", "l1": 0.1 * worker + i, f"extra{worker}": i}])
+
+
+def test_concurrent_appends_keep_every_row(tmp_path):
+    path = tmp_path / "board.csv"
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), w, 8)) for w in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    rows = read_leaderboard(path)
+    assert len(rows) == 32
+    seen = {(r["method"], r["checkpoint"]) for r in rows}
+    assert seen == {(f"m{w}", f"c{i}") for w in range(4) for i in range(8)}
+    for r in rows:  # every row intact: its own l1 value and its own extra column
+        w, i = int(r["method"][1:]), int(r["checkpoint"][1:])
+        assert math.isclose(float(r["l1"]), 0.1 * w + i, rel_tol=1e-5)
+        assert r[f"extra{w}"] == str(i)
+    with open(path) as f:
+        header = next(csv.reader(f))
+    assert header[:4] == ["method", "checkpoint", "dataset", "protocol"]
+    assert not list(tmp_path.glob(".board.csv.tmp*"))
+
+
+def test_json_nan_becomes_null(tmp_path):
+    write_json_atomic(tmp_path / "r.json", {"a": float("nan"), "b": [1.0, float("inf")]})
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": None, "b": [1.0, None]}
