@@ -74,6 +74,9 @@ class Animator(nn.Module, abc.ABC):
 
     name: ClassVar[str] = "animator"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: what a training batch must hold: "source"/"driving" are two frames of one video; "other" adds a
+    #: frame of a different identity (cross-identity training, e.g. the cross-training method)
+    training_inputs: ClassVar[Tuple[str, ...]] = ("source", "driving")
     #: preset used when neither a preset nor a full config is given (see :meth:`presets`)
     default_preset: ClassVar[Optional[str]] = None
 
@@ -104,12 +107,14 @@ class Animator(nn.Module, abc.ABC):
         mode: str = "absolute",
         driving_ref: Optional[Tensor] = None,
         source_state: Optional[SourceState] = None,
+        **kwargs: Any,
     ) -> Tensor:
         """Animate ``source`` with the motion of ``driving``.
 
         mode="relative" transfers motion relative to ``driving_ref`` (default: the first driving
         frame), as each official demo does. Pass ``source_state`` (from :meth:`encode_source`) to
-        process a long video in chunks without re-encoding the source.
+        process a long video in chunks without re-encoding the source. Extra keyword arguments are
+        method-specific options forwarded to :meth:`animate_state` (e.g. FOMM's ``adapt_movement_scale``).
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -123,7 +128,8 @@ class Animator(nn.Module, abc.ABC):
         if mode == "relative" and driving_ref is None:
             driving_ref = clip[:, 0]
         state = self.encode_source(source) if source_state is None else source_state
-        out = self.animate_state(state, clip, mode=mode, driving_ref=driving_ref if mode == "relative" else None)
+        out = self.animate_state(state, clip, mode=mode, driving_ref=driving_ref if mode == "relative" else None,
+                                 **kwargs)
         return out[:, 0] if single else out
 
     def _check_source(self, source: Tensor, clip: Tensor) -> None:

@@ -52,6 +52,7 @@ class BenchmarkConfig:
 
 @dataclass
 class TrainConfig:
+    seed: int = 0
     max_steps: int = 20000
     batch_size: int = 8
     num_workers: int = 0
