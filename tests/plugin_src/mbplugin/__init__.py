@@ -1,0 +1,50 @@
+"""A third-party motionbench plugin used by the tests (installed as a temporary dist-info on sys.path).
+
+``BlendNet`` is a deliberately small trainable animator with a discriminator: it lets the tests drive the
+plugin path, the trainer (GAN step, gradient penalties, resume, DDP) and the benchmark quickly.
+"""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from motionbench import Animator, Capabilities
+from motionbench.nn.losses import gan_d_loss, gan_g_loss
+
+
+class BlendNet(Animator):
+    name = "blendnet"
+    capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
+
+    def __init__(self, channels: int = 8, **kw):
+        super().__init__(channels=channels, **kw)
+        self.net = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(),
+                                 nn.Conv2d(channels, 3, 3, padding=1))
+        self.discriminator = nn.Sequential(nn.Conv2d(3, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
+                                           nn.Conv2d(channels, 1, 3, padding=1))
+
+    def encode_source(self, source):
+        return {"source": source}
+
+    def _generate(self, source, driving):
+        return torch.sigmoid(self.net(torch.cat([source, driving], 1)))
+
+    def animate_state(self, state, driving, *, mode, driving_ref):
+        b, t = driving.shape[:2]
+        src = state["source"].unsqueeze(1).expand(-1, t, -1, -1, -1).reshape(b * t, *driving.shape[2:])
+        return self._generate(src, driving.reshape(b * t, *driving.shape[2:])).view_as(driving)
+
+    def generator_losses(self, batch, loss_cfg):
+        pred = self._generate(batch["source"], batch["driving"])
+        losses = {"l1": float(loss_cfg.get("l1", 1.0)) * F.l1_loss(pred, batch["driving"])}
+        if float(loss_cfg.get("generator_gan", 0.0)) > 0:
+            losses["gan"] = float(loss_cfg["generator_gan"]) * gan_g_loss(self.discriminator(pred), "lsgan")
+        return losses, {"prediction": pred}
+
+    def discriminator_losses(self, batch, generated, loss_cfg):
+        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
+        d = gan_d_loss(self.discriminator(batch["driving"]), self.discriminator(generated["prediction"]),
+                       "lsgan", real_label)
+        return {"gan": float(loss_cfg.get("discriminator_gan", 1.0)) * d}
+
+    def discriminator_logits(self, images, batch, generated):
+        return [self.discriminator(images)]
