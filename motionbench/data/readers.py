@@ -1,0 +1,380 @@
+"""Streaming readers for the video formats of the FOMM layout.
+
+A video is a folder of frames, an .mp4/.mov (any container ffmpeg reads), a .gif, or one horizontal
+image strip (frames side by side, frame width = height; FOMM's png format). Readers return frames as
+N×H×W×3 numpy arrays, uint8 or float32 in [0, 1] (16-bit images keep their range that way), and never
+decode more than the frames asked for — except a strip, which is one image file and is decoded whole.
+
+Conversions (not rejections): grayscale -> RGB; 16-bit -> scaled to [0, 1]; alpha (RGBA, LA, palette
+with transparency) is composited over white, which equals FOMM's "drop the alpha channel" wherever the
+image is opaque. Every problem raises :class:`DatasetError` naming the file.
+"""
+from __future__ import annotations
+
+import abc
+import json
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image
+
+from .base import DatasetError
+
+__all__ = ["VideoReader", "FrameFolderReader", "StripReader", "GifReader", "FFmpegReader", "open_reader",
+           "load_image", "natural_key", "VIDEO_EXTS", "IMAGE_EXTS", "GIF_EXTS", "MetaCache"]
+
+VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
+GIF_EXTS = (".gif",)
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def natural_key(name: str) -> List[object]:
+    """Sort key that orders ``frame2.png`` before ``frame10.png`` (same as plain sort for zero-padded names)."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def _pil_to_array(im: Image.Image, path: str) -> np.ndarray:
+    """Any PIL mode -> H×W×3, uint8 (8-bit sources) or float32 in [0, 1] (16-bit / float sources)."""
+    mode = im.mode
+    if mode.startswith("I;16") or mode == "I":
+        a = np.asarray(im).astype(np.float32)
+        a = a / (65535.0 if mode.startswith("I;16") or a.max() > 255 else 255.0)
+        return np.repeat(np.clip(a, 0, 1)[..., None], 3, axis=-1)
+    if mode == "F":
+        a = np.clip(np.asarray(im, dtype=np.float32), 0, 1)
+        return np.repeat(a[..., None], 3, axis=-1)
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in im.info):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:] / 255.0
+        out = rgba[..., :3] * alpha + 255.0 * (1.0 - alpha)
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    if mode != "RGB":
+        im = im.convert("RGB")
+    return np.asarray(im, dtype=np.uint8)
+
+
+def load_image(path: str) -> np.ndarray:
+    """Decode one image file to H×W×3 (see module docstring for the conversions)."""
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return _pil_to_array(im, path)
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
+        raise DatasetError(f"cannot read image '{path}': {e}") from e
+
+
+def image_size(path: str) -> Tuple[int, int]:
+    """(height, width) from the image header only (no pixel decoding)."""
+    if os.path.getsize(path) == 0:
+        raise DatasetError(f"image '{path}' is empty (0 bytes)")
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
+        raise DatasetError(f"cannot read image '{path}': {e}") from e
+
+
+class VideoReader(abc.ABC):
+    """One video on disk. ``num_frames`` and ``size`` (H, W) are known after construction (validated)."""
+
+    path: str
+    num_frames: int
+    size: Tuple[int, int]
+
+    @abc.abstractmethod
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        """Frames ``indices`` (any order, repeats allowed) as N×H×W×3."""
+
+    def iter_chunks(self, chunk: int, stop: Optional[int] = None) -> Iterator[Tuple[List[int], np.ndarray]]:
+        """Frames [0, stop) in order, ``chunk`` at a time."""
+        total = self.num_frames if stop is None else min(self.num_frames, stop)
+        for start in range(0, total, chunk):
+            idx = list(range(start, min(total, start + chunk)))
+            yield idx, self.read(idx)
+
+    def close(self) -> None:
+        """Release decoders / subprocesses (readers can be reopened by reading again)."""
+
+    def _check(self, indices: Sequence[int]) -> List[int]:
+        idx = [int(i) for i in indices]
+        bad = [i for i in idx if i < 0 or i >= self.num_frames]
+        if bad:
+            raise IndexError(f"frame {bad[0]} out of range for '{self.path}' ({self.num_frames} frames)")
+        return idx
+
+
+def _stack(frames: List[np.ndarray]) -> np.ndarray:
+    if any(f.dtype != np.uint8 for f in frames):
+        frames = [f if f.dtype != np.uint8 else f.astype(np.float32) / 255.0 for f in frames]
+    return np.stack(frames)
+
+
+class FrameFolderReader(VideoReader):
+    """A folder of image files, one per frame, in natural name order; all frames must share one size."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        names = sorted((n for n in os.listdir(path) if not n.startswith(".") and n.lower().endswith(IMAGE_EXTS)
+                        and os.path.isfile(os.path.join(path, n))), key=natural_key)
+        if not names:
+            raise DatasetError(f"frame folder '{path}' contains no image files ({', '.join(IMAGE_EXTS)})")
+        self.files = [os.path.join(path, n) for n in names]
+        sizes = [image_size(f) for f in self.files]  # header reads only: cheap, and catches junk files early
+        first = sizes[0]
+        odd = [(f, s) for f, s in zip(self.files, sizes) if s != first]
+        if odd:
+            f, s = odd[0]
+            raise DatasetError(
+                f"frame folder '{path}' has mixed frame sizes: '{os.path.basename(self.files[0])}' is "
+                f"{first[1]}x{first[0]} but '{os.path.basename(f)}' is {s[1]}x{s[0]} "
+                f"({len(odd)} of {len(sizes)} frames differ); all frames of a video must have one size")
+        self.size, self.num_frames = first, len(self.files)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        idx = self._check(indices)
+        frames = [load_image(self.files[i]) for i in idx]
+        for i, f in zip(idx, frames):
+            if f.shape[:2] != self.size:
+                raise DatasetError(f"frame '{self.files[i]}' is {f.shape[1]}x{f.shape[0]}, expected "
+                                   f"{self.size[1]}x{self.size[0]}")
+        return _stack(frames)
+
+
+class StripReader(VideoReader):
+    """One image holding the frames side by side (FOMM png format): width = num_frames × height."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        h, w = image_size(path)
+        if h == 0 or w % h != 0:
+            raise DatasetError(f"image strip '{path}' is {w}x{h}: its width must be a multiple of its height "
+                               "(square frames side by side, FOMM's png format)")
+        self.size, self.num_frames = (h, h), w // h
+        try:  # chunk CRCs without decompressing: catches truncated / damaged PNGs at listing time
+            with Image.open(path) as im:
+                im.verify()
+        except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error, ... here
+            raise DatasetError(f"image strip '{path}' is truncated or corrupt: {e}") from e
+
+    def _decode(self) -> np.ndarray:
+        a = load_image(self.path)
+        if a.shape[1] != self.num_frames * self.size[0]:
+            raise DatasetError(f"image strip '{self.path}' changed size while reading")
+        return a
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        idx, h = self._check(indices), self.size[0]
+        a = self._decode()
+        return np.stack([a[:, i * h:(i + 1) * h] for i in idx])
+
+    def iter_chunks(self, chunk: int, stop: Optional[int] = None) -> Iterator[Tuple[List[int], np.ndarray]]:
+        a, h = self._decode(), self.size[0]  # one decode for the whole pass (a strip is one image file)
+        total = self.num_frames if stop is None else min(self.num_frames, stop)
+        for start in range(0, total, chunk):
+            idx = list(range(start, min(total, start + chunk)))
+            yield idx, np.stack([a[:, i * h:(i + 1) * h] for i in idx])
+
+
+class GifReader(VideoReader):
+    """An animated GIF, decoded frame by frame with Pillow (which applies the GIF disposal rules)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        try:
+            with Image.open(path) as im:
+                self.num_frames = int(getattr(im, "n_frames", 1))
+                self.size = (im.size[1], im.size[0])
+                for i in range(self.num_frames):  # one decoding pass (GIFs are small): catches truncation now
+                    im.seek(i)
+                    im.load()
+        except Exception as e:  # Pillow's decoders raise many types (IndexError on some truncated GIFs)
+            raise DatasetError(f"cannot read GIF '{path}' (truncated or corrupt?): {e}") from e
+        if self.num_frames < 1:
+            raise DatasetError(f"GIF '{path}' has no frames")
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        idx = self._check(indices)
+        out: Dict[int, np.ndarray] = {}
+        try:
+            with Image.open(self.path) as im:
+                for i in sorted(set(idx)):  # ascending: Pillow seeks forward without re-decoding
+                    im.seek(i)
+                    out[i] = _pil_to_array(im, self.path)
+        except Exception as e:  # see above
+            raise DatasetError(f"cannot decode frame of GIF '{self.path}': {e}") from e
+        return _stack([out[i] for i in idx])
+
+
+# ------------------------------------------------------------------------------------------ ffmpeg
+class MetaCache:
+    """Exact frame counts of ffmpeg videos, keyed by (real path, size, mtime); optionally kept on disk."""
+
+    def __init__(self, path: Optional[str] = None) -> None:
+        self.path = path
+        self._mem: Dict[str, dict] = {}
+        self._lock = threading.Lock()
+        if path and os.path.isfile(path):
+            try:
+                with open(path, encoding="utf-8") as f:
+                    self._mem = dict(json.load(f))
+            except (OSError, ValueError):
+                self._mem = {}  # a broken cache is only a cache
+
+    def __getstate__(self) -> dict:  # picklable (DataLoader workers): the lock is per process
+        return {"path": self.path, "_mem": dict(self._mem)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(path: str) -> Tuple[str, list]:
+        st = os.stat(path)
+        return os.path.realpath(path), [st.st_size, st.st_mtime_ns]
+
+    def get(self, path: str) -> Optional[dict]:
+        key, stamp = self._key(path)
+        hit = self._mem.get(key)
+        return hit if hit is not None and hit.get("stamp") == stamp else None
+
+    def put(self, path: str, meta: dict) -> None:
+        key, stamp = self._key(path)
+        with self._lock:
+            self._mem[key] = dict(meta, stamp=stamp)
+            if self.path:
+                try:  # atomic replace; concurrent writers may lose an entry, never corrupt the file
+                    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+                    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path) or ".", suffix=".tmp")
+                    with os.fdopen(fd, "w", encoding="utf-8") as f:
+                        json.dump(self._mem, f)
+                    os.replace(tmp, self.path)
+                except OSError:
+                    pass
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+# Keep every decoded frame as it is: no frame duplication / dropping to a constant output rate.
+_PASSTHROUGH = ["-fps_mode", "passthrough"]
+
+
+class FFmpegReader(VideoReader):
+    """.mp4/.mov/... decoded sequentially by an ffmpeg subprocess (imageio-ffmpeg).
+
+    The frame count is exact: ffmpeg decodes the file once (cached in :class:`MetaCache`), and any decoder
+    error in that pass (truncated or corrupt file) is a DatasetError. Reading keeps one ffmpeg stream open
+    and moves forward through it, so consecutive chunks cost one decode of the video; asking for an
+    earlier frame restarts the stream. Frames are never all held in memory.
+    """
+
+    def __init__(self, path: str, cache: Optional[MetaCache] = None, strict: bool = True) -> None:
+        self.path = path
+        if os.path.getsize(path) == 0:
+            raise DatasetError(f"video '{path}' is empty (0 bytes)")
+        meta = cache.get(path) if cache is not None else None
+        if meta is None:
+            meta = self._probe(path, strict)
+            if cache is not None:
+                cache.put(path, meta)
+        self.num_frames, self.size = int(meta["frames"]), (int(meta["height"]), int(meta["width"]))
+        self._gen: Optional[Iterator[bytes]] = None
+        self._pos = 0
+
+    @staticmethod
+    def _probe(path: str, strict: bool) -> dict:
+        cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-progress", "pipe:1", "-nostats",
+               "-i", path, "-map", "0:v:0", *_PASSTHROUGH, "-f", "null", "-"]
+        r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        err = " | ".join(line.strip() for line in r.stderr.strip().splitlines()[:3])
+        frames = [int(m) for m in re.findall(r"^frame=(\d+)", r.stdout, flags=re.M)]
+        if not frames:
+            raise DatasetError(f"cannot open video '{path}' (truncated, corrupt or not a video): {err or 'no video stream'}")
+        if frames[-1] == 0:
+            raise DatasetError(f"video '{path}' has no decodable frames (truncated or corrupt?): {err or 'empty stream'}")
+        if strict and (err or r.returncode != 0):
+            raise DatasetError(f"video '{path}' is truncated or corrupt: ffmpeg reported '{err}' after "
+                               f"{frames[-1]} decodable frames (pass strict=false to use those frames)")
+        import imageio_ffmpeg
+
+        gen = imageio_ffmpeg.read_frames(path, output_params=_PASSTHROUGH)
+        try:
+            header = next(gen)
+        finally:
+            gen.close()
+        w, h = header["size"]
+        return {"frames": frames[-1], "width": int(w), "height": int(h), "fps": float(header.get("fps") or 0)}
+
+    def _restart(self) -> None:
+        import imageio_ffmpeg
+
+        self.close()
+        self._gen = imageio_ffmpeg.read_frames(self.path, output_params=_PASSTHROUGH)
+        next(self._gen)  # header
+        self._pos = 0
+
+    def _next(self) -> np.ndarray:
+        assert self._gen is not None
+        try:
+            raw = next(self._gen)
+        except StopIteration:
+            self.close()
+            raise DatasetError(f"video '{self.path}' ended after {self._pos} frames but {self.num_frames} were "
+                               "counted (file changed or truncated?)") from None
+        except RuntimeError as e:
+            self.close()
+            raise DatasetError(f"cannot decode frame {self._pos} of video '{self.path}': {e}") from e
+        self._pos += 1
+        h, w = self.size
+        return np.frombuffer(raw, dtype=np.uint8).reshape(h, w, 3)
+
+    def read(self, indices: Sequence[int]) -> np.ndarray:
+        idx = self._check(indices)
+        wanted = sorted(set(idx))
+        if self._gen is None or wanted[0] < self._pos:
+            self._restart()
+        out: Dict[int, np.ndarray] = {}
+        for i in wanted:
+            while self._pos < i:
+                self._next()  # decoded and dropped: skipping costs time, not memory
+            out[i] = self._next().copy()
+        return np.stack([out[i] for i in idx])
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()  # terminates the ffmpeg subprocess
+            self._gen = None
+        self._pos = 0
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def open_reader(path: str, cache: Optional[MetaCache] = None, strict: bool = True) -> VideoReader:
+    """The reader for ``path`` by its kind (a folder is a frame folder whatever its name, as in FOMM)."""
+    if os.path.isdir(path):
+        return FrameFolderReader(path)
+    if not os.path.isfile(path):
+        raise DatasetError(f"video '{path}' does not exist")
+    low = path.lower()
+    if os.path.getsize(path) == 0:
+        raise DatasetError(f"video '{path}' is empty (0 bytes)")
+    if low.endswith(VIDEO_EXTS):
+        return FFmpegReader(path, cache=cache, strict=strict)
+    if low.endswith(GIF_EXTS):
+        return GifReader(path)
+    if low.endswith(IMAGE_EXTS):
+        return StripReader(path)
+    raise DatasetError(f"'{path}' is not a supported video (folder of frames, {', '.join(VIDEO_EXTS + GIF_EXTS)}, "
+                       f"or an image strip {', '.join(IMAGE_EXTS)})")
