@@ -26,6 +26,15 @@ DATASETS.add("fomm_layout", "motionbench.data.video:FOMMLayoutDataset", aliases=
 METRICS.add("l1", "motionbench.metrics.pixel:L1", aliases=["mae"])
 METRICS.add("psnr", "motionbench.metrics.pixel:PSNR")
 METRICS.add("ssim", "motionbench.metrics.pixel:SSIM")
+METRICS.add("lpips", "motionbench.metrics.perceptual:LPIPS")
+METRICS.add("fid", "motionbench.metrics.fid:FID")
+METRICS.add("kid", "motionbench.metrics.fid:KID")
+METRICS.add("akd", "motionbench.metrics.keypoints:AKD", aliases=["mkr"])
+METRICS.add("aed", "motionbench.metrics.identity:AED", aliases=["id_similarity", "aed_id"])
 
 # ---------------------------------------------------------------------------------------- extractors
 KEYPOINT_EXTRACTORS.add("markers", "motionbench.data.markers:MarkerDetector", aliases=["synthetic_markers"])
+KEYPOINT_EXTRACTORS.add("face_alignment", "motionbench.metrics.face:FaceAlignmentExtractor", aliases=["fan", "faces"])
+IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHistogramEmbedder",
+                       aliases=["histogram", "synthetic"])
+IDENTITY_EMBEDDERS.add("facenet", "motionbench.metrics.face:FaceNetEmbedder", aliases=["faces", "vggface2"])

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 __all__ = ["WeightFile", "WEIGHTS", "MissingWeightsError", "WeightsMismatchError", "register_weight",
-           "weight_path", "resolve", "sha256_of", "describe_all", "hub_checkpoints_dir"]
+           "weight_path", "resolve", "sha256_of", "describe_all", "hub_checkpoints_dir",
+           "torch_home_checkpoints_dir"]
 
 
 class MissingWeightsError(FileNotFoundError):
@@ -35,6 +36,7 @@ class WeightFile:
     sha256: Optional[str] = None  # full digest, or None to check only the prefix in the file name
     sha256_prefix: Optional[str] = None  # torch.hub convention: the hex after the last '-' in the name
     location: str = "hub_checkpoints"  # folder kind, see _folder()
+    package: Optional[str] = None  # for location="package": the installed package that ships the file
 
 
 WEIGHTS: Dict[str, WeightFile] = {}
@@ -51,9 +53,25 @@ def hub_checkpoints_dir() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
+def torch_home_checkpoints_dir() -> Path:
+    """``$TORCH_HOME/checkpoints`` (facenet-pytorch's cache, beside torch.hub's ``hub/checkpoints``)."""
+    default = os.path.join(os.getenv("XDG_CACHE_HOME", "~/.cache"), "torch")
+    return Path(os.path.expanduser(os.getenv("TORCH_HOME", default))) / "checkpoints"
+
+
 def _folder(w: WeightFile) -> Path:
     if w.location == "hub_checkpoints":
         return hub_checkpoints_dir()
+    if w.location == "torch_home_checkpoints":
+        return torch_home_checkpoints_dir()
+    if w.location == "package":
+        import importlib.util
+
+        spec = importlib.util.find_spec(w.package or "")
+        if spec is None or not spec.submodule_search_locations:
+            raise MissingWeightsError(f"'{w.filename}' for {w.used_by} ships with the Python package "
+                                      f"'{w.package}', which is not installed (pip install {w.package})")
+        return Path(list(spec.submodule_search_locations)[0])
     raise ValueError(f"unknown weight location {w.location!r} for {w.name}")
 
 
@@ -94,7 +112,10 @@ def describe_all() -> List[Dict[str, str]]:
     """One row per known weight file: name, file, where it must be, present?, source, used by."""
     rows = []
     for w in sorted(WEIGHTS.values(), key=lambda x: x.name):
-        p = weight_path(w.name)
+        try:
+            p = weight_path(w.name)
+        except MissingWeightsError:
+            p = Path(f"<package {w.package} not installed>") / w.filename
         rows.append({"name": w.name, "file": w.filename, "path": str(p), "present": "yes" if p.is_file() else "no",
                      "used_by": w.used_by, "source": w.source})
     return rows
@@ -110,3 +131,41 @@ register_weight(WeightFile(
     name="vgg19", filename="vgg19-dcbb9e9d.pth", sha256_prefix="dcbb9e9d",
     source="https://download.pytorch.org/models/vgg19-dcbb9e9d.pth (torchvision VGG19_Weights.IMAGENET1K_V1)",
     used_by="the VGG19 pyramid perceptual loss (training)"))
+
+# ---------------------------------------------------------------------------------------- metrics
+# LPIPS: the trunk comes from torchvision's cache, the calibrated linear heads ship inside the lpips package.
+register_weight(WeightFile(
+    name="alexnet", filename="alexnet-owt-7be5be79.pth",
+    sha256="7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02",
+    source="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth (torchvision AlexNet_Weights.IMAGENET1K_V1)",
+    used_by="LPIPS (alex, the default trunk)"))
+register_weight(WeightFile(
+    name="vgg16", filename="vgg16-397923af.pth", sha256_prefix="397923af",
+    source="https://download.pytorch.org/models/vgg16-397923af.pth (torchvision VGG16_Weights.IMAGENET1K_V1)",
+    used_by="LPIPS (vgg trunk)"))
+register_weight(WeightFile(
+    name="lpips_alex_lin", filename="weights/v0.1/alex.pth", location="package", package="lpips",
+    sha256="df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0",
+    source="the lpips package (pip install lpips); shipped inside it", used_by="LPIPS (alex linear heads)"))
+register_weight(WeightFile(
+    name="lpips_vgg_lin", filename="weights/v0.1/vgg.pth", location="package", package="lpips",
+    sha256="a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868",
+    source="the lpips package (pip install lpips); shipped inside it", used_by="LPIPS (vgg linear heads)"))
+register_weight(WeightFile(
+    name="fid_inception", filename="pt_inception-2015-12-05-6726825d.pth", sha256_prefix="6726825d",
+    source="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/pt_inception-2015-12-05-6726825d.pth",
+    used_by="FID / KID (pytorch-fid InceptionV3, pool3)"))
+register_weight(WeightFile(
+    name="s3fd", filename="s3fd-619a316812.pth", sha256_prefix="619a316812",
+    source="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth (face-alignment's SFD detector)",
+    used_by="face keypoints for AKD/MKR (face-alignment SFD face detector)"))
+register_weight(WeightFile(
+    name="2dfan4", filename="2DFAN4-11f355bf06.pth.tar", sha256_prefix="11f355bf06",
+    source="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar (face-alignment >= 1.5)",
+    used_by="face keypoints for AKD/MKR (face-alignment 2DFAN-4, 68 2D landmarks)"))
+register_weight(WeightFile(
+    name="facenet_vggface2", filename="20180402-114759-vggface2.pt", location="torch_home_checkpoints",
+    sha256="281cebca8662831adb987a874bdcb36e73f5b1c6dc5ee5878f305e985625d99b",
+    source="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt "
+           "(facenet-pytorch InceptionResnetV1 'vggface2'; needs `pip install --no-deps facenet-pytorch`)",
+    used_by="face identity embeddings for AED / id_similarity"))

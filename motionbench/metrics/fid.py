@@ -1,0 +1,262 @@
+"""FID and KID on Inception pool3 features (pytorch-fid's InceptionV3 and Fréchet distance).
+
+Generated frames are compared with the real frames the protocol drives with (``FrameBatch.driving``: in
+same-identity these are the targets themselves, in cross-identity the real test frames of the driving
+videos). Images are quantised to 8 bits (as a saved PNG would be) and fed to ``pytorch_fid.inception.
+InceptionV3([pool3])`` with its own resizing to 299×299 and [0,1] -> [-1,1] mapping.
+
+The real-frame features and statistics are cached on disk per dataset + resolution + frame selection +
+protocol (``MetricContext.cache_dir``, default ``~/.cache/motionbench/fid``): a second benchmark of the same
+test set never runs Inception on the real frames again. The cache records which frames it holds; a cache
+that does not match the frames of the run is refused with a clear message.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .base import FrameBatch, MetricContext, MetricError, SetMetric
+from .common import load_state_dict_file, quantize_uint8, resolve_weight
+
+__all__ = ["FID", "KID", "InceptionFeatures", "frechet_distance", "kid_unbiased", "default_cache_dir"]
+
+FeatureFn = Callable[[Tensor], np.ndarray]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.path.expanduser("~/.cache/motionbench/fid"))
+
+
+class InceptionFeatures:
+    """pytorch-fid's InceptionV3 pool3 (2048-d), loaded from the resolved ``pt_inception-...`` file.
+
+    pytorch-fid's own constructor is used; only its download call is replaced (for the duration of the
+    construction) by a ``torch.load(weights_only=True)`` of the verified file, so nothing is downloaded.
+    The features of the last few tensors are memoised so FID and KID on the same batch share one pass.
+    """
+
+    dims = 2048
+
+    def __init__(self, context: MetricContext, batch_size: int = 32, quantize: bool = True) -> None:
+        import pytorch_fid.inception as pfi
+
+        path = resolve_weight("fid_inception", context, "fid")
+        state = load_state_dict_file(path)
+        original = pfi.load_state_dict_from_url
+        pfi.load_state_dict_from_url = lambda *a, **k: state  # offline: the resolved file, never the URL
+        try:
+            self.model = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[self.dims]])
+        finally:
+            pfi.load_state_dict_from_url = original
+        self.model.eval().to(context.device)
+        self.weights_file = path.name
+        self.batch_size = int(batch_size)
+        self.quantize = bool(quantize)
+        self._memo: List[Tuple[Tensor, np.ndarray]] = []
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor) -> np.ndarray:
+        for t, f in self._memo:
+            if t is images:
+                return f
+        dev = next(self.model.parameters()).device
+        out = []
+        for i in range(0, len(images), self.batch_size):
+            x = images[i:i + self.batch_size].to(dev, torch.float32).clamp(0, 1)
+            if self.quantize:
+                x = quantize_uint8(x)
+            out.append(self.model(x)[0].squeeze(3).squeeze(2).double().cpu().numpy())
+        feats = np.concatenate(out) if out else np.zeros((0, self.dims))
+        self._memo = (self._memo + [(images, feats)])[-4:]
+        return feats
+
+
+_SHARED: Dict[Tuple[str, str, bool], InceptionFeatures] = {}
+
+
+def shared_inception(context: MetricContext, quantize: bool) -> InceptionFeatures:
+    """One Inception per (device, verify, quantize) in the process, shared by FID and KID."""
+    key = (context.device, str(context.verify_weights), quantize)
+    if key not in _SHARED:
+        _SHARED[key] = InceptionFeatures(context, quantize=quantize)
+    return _SHARED[key]
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
+                     eps: float = 1e-6) -> Tuple[float, Optional[float]]:
+    """pytorch-fid's ``calculate_frechet_distance``; returns (value, eps added to the diagonals or None).
+
+    With fewer samples than dimensions the covariances are singular and sqrtm may return a large imaginary
+    part (pytorch-fid then raises); in that case the distance is recomputed with ``eps·I`` added to both
+    covariances, and the eps is reported.
+    """
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        try:
+            return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps)), None
+        except ValueError:
+            off = np.eye(sigma1.shape[0]) * eps
+            return float(calculate_frechet_distance(mu1, sigma1 + off, mu2, sigma2 + off, eps=eps)), eps
+
+
+def stats(features: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (``np.cov(rowvar=False)``, as pytorch-fid)."""
+    return np.mean(features, axis=0), np.cov(features, rowvar=False)
+
+
+def kid_unbiased(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, subset_size: int = 1000,
+                 seed: int = 0) -> Tuple[float, float, int]:
+    """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with k(x,y) = (x·y/d + 1)³.
+
+    ``num_subsets`` random subsets of ``m = min(subset_size, n_real, n_fake)`` samples (without
+    replacement) from each set; returns (mean, std over subsets, m).
+    """
+    d = real.shape[1]
+    m = int(min(subset_size, len(real), len(fake)))
+    if m < 2:
+        return float("nan"), float("nan"), m
+    rng = np.random.default_rng(seed)
+    vals = np.empty(num_subsets)
+    for s in range(num_subsets):
+        x = fake[rng.choice(len(fake), m, replace=False)]
+        y = real[rng.choice(len(real), m, replace=False)]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        vals[s] = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
+                   - 2 * kxy.sum() / (m * m))
+    return float(vals.mean()), float(vals.std()), m
+
+
+class _InceptionSetMetric(SetMetric):
+    """Accumulates generated and real features; real ones come from / go to the on-disk cache."""
+
+    protocols = ("same_identity", "cross_identity")
+    needs_target = False
+
+    def __init__(self, context=None, cache: bool = True, cache_dir: Optional[str] = None, quantize: bool = True,
+                 extractor: Optional[FeatureFn] = None, **options: Any) -> None:
+        super().__init__(context, **options)
+        self.quantize = bool(quantize)
+        self.extractor: FeatureFn = extractor or shared_inception(self.context, self.quantize)
+        self.backbone = getattr(self.extractor, "weights_file", getattr(self.extractor, "__name__", "custom"))
+        self.use_cache = bool(cache)
+        cdir = cache_dir or self.context.cache_dir or self.context.options.get("fid_cache")
+        self.cache_dir = Path(os.path.expanduser(str(cdir))) if cdir else default_cache_dir()
+        self.reset()
+
+    def reset(self) -> None:
+        self._gen: List[np.ndarray] = []
+        self._real: List[np.ndarray] = []
+        self._ids = hashlib.sha256()
+        self._protocol: Optional[str] = None
+        self._cached: Optional[Dict[str, np.ndarray]] = None
+        self.cache_status = "off" if not getattr(self, "use_cache", False) else "miss"
+
+    def cache_file(self, protocol: str) -> Path:
+        key = {"dataset": self.context.dataset, "resolution": self.context.resolution,
+               "frame_selection": self.context.frame_selection, "protocol": protocol, "real": "driving frames",
+               "backbone": self.backbone, "quantize": self.quantize}
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+        return self.cache_dir / f"{self.context.dataset}_{self.context.resolution}_{protocol}_{digest}.npz"
+
+    def update(self, batch: FrameBatch) -> None:
+        if self._protocol is None:
+            self._protocol = batch.protocol
+            path = self.cache_file(batch.protocol)
+            if self.use_cache and path.is_file():
+                with np.load(path) as z:
+                    self._cached = {k: z[k] for k in z.files}
+                self.cache_status = "hit"
+        self._gen.append(self.extractor(batch.generated))
+        self._ids.update(json.dumps([batch.video, list(map(int, batch.frame_indices))]).encode())
+        if self._cached is None:
+            self._real.append(self.extractor(batch.driving))
+
+    def _real_features(self) -> np.ndarray:
+        digest = self._ids.hexdigest()
+        if self._cached is not None:
+            if str(self._cached["frames_digest"]) != digest:
+                raise MetricError(f"{self.name}: the cached real-frame features {self.cache_file(self._protocol)} "
+                                  f"were computed on other frames than this run's (same frame-selection key); "
+                                  f"delete the file or set another cache_dir")
+            return self._cached["features"].astype(np.float64)
+        real = np.concatenate(self._real) if self._real else np.zeros((0, 1))
+        if self.use_cache and len(real) and self._protocol is not None:
+            self._save(real, digest)
+        return real
+
+    def _save(self, real: np.ndarray, digest: str) -> None:
+        path = self.cache_file(self._protocol)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mu, sigma = stats(real)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
+        os.close(fd)
+        with open(tmp, "wb") as f:
+            np.savez(f, features=real.astype(np.float32), mu=mu, sigma=sigma, n=len(real),
+                     frames_digest=np.array(digest))
+        os.replace(tmp, path)  # atomic: concurrent runs never read a half-written cache
+
+    def _fake_features(self) -> np.ndarray:
+        return np.concatenate(self._gen) if self._gen else np.zeros((0, 1))
+
+    def settings(self) -> Dict[str, Any]:
+        return {"backbone": "pytorch-fid InceptionV3 pool3 (2048-d)" if isinstance(self.extractor, InceptionFeatures)
+                else str(self.backbone), "weights": self.backbone, "input": "8-bit quantised [0,1] -> [-1,1], 299x299"
+                if self.quantize else "[0,1] -> [-1,1], 299x299", "real_frames": "driving frames of the protocol",
+                "cache_dir": str(self.cache_dir) if self.use_cache else None}
+
+
+class FID(_InceptionSetMetric):
+    """Fréchet Inception Distance (pytorch-fid), generated vs real frames of the protocol; lower is better."""
+
+    name = "fid"
+    outputs = {"fid": False}
+
+    def compute(self) -> Dict[str, Dict[str, Any]]:
+        fake = self._fake_features()
+        if self._cached is not None and str(self._cached["frames_digest"]) == self._ids.hexdigest():
+            mu_r, sigma_r, n_r = self._cached["mu"], self._cached["sigma"], int(self._cached["n"])
+        else:
+            real = self._real_features()
+            mu_r, sigma_r, n_r = (*stats(real), len(real)) if len(real) >= 2 else (None, None, len(real))
+        if len(fake) < 2 or mu_r is None:
+            return {"fid": {"value": float("nan"), "n": len(fake), "n_real": n_r, "cache": self.cache_status}}
+        mu_f, sigma_f = stats(fake)
+        value, eps = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
+        res = {"value": value, "n": len(fake), "n_real": n_r, "cache": self.cache_status}
+        if eps is not None:
+            res["regularised_eps"] = eps
+        return {"fid": res}
+
+
+class KID(_InceptionSetMetric):
+    """Kernel Inception Distance, unbiased, with its std over random subsets; lower is better."""
+
+    name = "kid"
+    outputs = {"kid": False}
+
+    def __init__(self, context=None, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0,
+                 **options: Any) -> None:
+        super().__init__(context, **options)
+        self.num_subsets, self.subset_size, self.seed = int(num_subsets), int(subset_size), int(seed)
+
+    def compute(self) -> Dict[str, Dict[str, Any]]:
+        fake, real = self._fake_features(), self._real_features()
+        mean, std, m = kid_unbiased(real, fake, self.num_subsets, self.subset_size, self.seed)
+        return {"kid": {"value": mean, "std": std, "n": len(fake), "n_real": len(real), "subset_size": m,
+                        "num_subsets": self.num_subsets, "cache": self.cache_status}}
+
+    def settings(self) -> Dict[str, Any]:
+        return {**super().settings(), "kernel": "(x.y/d + 1)^3", "estimator": "unbiased MMD^2",
+                "num_subsets": self.num_subsets, "subset_size": f"min({self.subset_size}, n)", "seed": self.seed}

@@ -1,0 +1,175 @@
+"""AED (average euclidean distance of identity embeddings) with a pluggable identity embedder.
+
+Per frame, with embeddings e_g of the generated frame and e_r of the reference:
+
+* ``aed`` = ||e_g - e_r||₂ (default) or ||e_g - e_r||₂² (``compat="pose_eval"``, pose-evaluation's cmp.py).
+* ``id_similarity`` = cos(e_g, e_r), for embedders that are meant for it (face networks), higher is better.
+
+The reference is the **real frame** for same-identity reconstruction (pose-evaluation semantics: does the
+reconstruction keep the person of the ground truth?) and the **source image** for cross-identity animation
+(identity consistency: does the animated frame keep the source's identity?). NaN where an embedding is
+undefined (no face found, empty foreground); the runner counts those frames.
+
+Embedders live in :data:`motionbench.registries.IDENTITY_EMBEDDERS`: ``color_histogram`` (synthetic, no
+weights), ``facenet`` (faces: facenet-pytorch InceptionResnetV1 trained on VGGFace2, optional extra).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+from torch import Tensor
+
+from .base import FrameBatch, FrameMetric, IdentityEmbedder, MetricError
+from .common import instantiate, option
+
+__all__ = ["AED", "ColorHistogramEmbedder", "aed_values", "default_embedder"]
+
+
+def default_embedder(dataset: str) -> str:
+    from . import FACE_DATASETS
+
+    return "facenet" if dataset.lower() in FACE_DATASETS else "color_histogram"
+
+
+def aed_values(emb_gen: np.ndarray, emb_ref: np.ndarray, squared: bool = False) -> np.ndarray:
+    """Per-row Euclidean (or squared Euclidean) distance; NaN rows stay NaN."""
+    d2 = ((np.asarray(emb_gen, np.float64) - np.asarray(emb_ref, np.float64)) ** 2).sum(axis=1)
+    return d2 if squared else np.sqrt(d2)
+
+
+def cosine_values(emb_gen: np.ndarray, emb_ref: np.ndarray) -> np.ndarray:
+    a, b = np.asarray(emb_gen, np.float64), np.asarray(emb_ref, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def _marker_colors() -> Optional[np.ndarray]:
+    """Reserved marker colours of the synthetic renderer (K×3 in [0,1]) when motionbench.data.markers has them."""
+    try:
+        from ..data import markers
+    except ImportError:
+        return None
+    for attr in ("MARKER_COLORS", "RESERVED_COLORS", "MARKER_COLOURS"):
+        cols = getattr(markers, attr, None)
+        if cols is not None:
+            arr = np.asarray(cols, np.float64).reshape(-1, 3)
+            return arr / 255.0 if arr.max() > 1.0 else arr
+    return None
+
+
+class ColorHistogramEmbedder(IdentityEmbedder):
+    """Pose-invariant appearance descriptor of a puppet, computed from the image alone (no weights).
+
+    1. background colour b = per-channel median of a ``border``-pixel frame around the image;
+    2. foreground = pixels with ||rgb - b||₂ > ``threshold``, minus pixels within ``marker_tolerance`` of a
+       reserved marker colour (markers encode pose, not identity);
+    3. descriptor = soft (trilinear) ``bins``³ RGB histogram of the foreground, normalised to sum 1, followed
+       by ``background_weight`` · b (the background is part of a synthetic identity).
+    Colour proportions of the body parts do not change with pose, translation or scale, so the distance
+    between two renders of the same puppet stays small while other puppets land far away.
+    """
+
+    name = "color_histogram"
+
+    def __init__(self, bins: int = 8, border: int = 2, threshold: float = 0.15, background_weight: float = 0.5,
+                 marker_colors: Optional[Sequence[Sequence[float]]] = None, marker_tolerance: float = 0.08,
+                 **_: Any) -> None:
+        if bins < 2:
+            raise ValueError("color_histogram: bins must be >= 2")
+        self.bins, self.border, self.threshold = int(bins), int(border), float(threshold)
+        self.background_weight, self.marker_tolerance = float(background_weight), float(marker_tolerance)
+        cols = _marker_colors() if marker_colors is None else np.asarray(marker_colors, np.float64).reshape(-1, 3)
+        self.marker_colors = cols if cols is not None and len(cols) else None
+
+    def settings(self) -> Dict[str, Any]:
+        return {"bins": self.bins, "border": self.border, "threshold": self.threshold,
+                "background_weight": self.background_weight,
+                "marker_colors_ignored": 0 if self.marker_colors is None else len(self.marker_colors)}
+
+    def embed_one(self, img: np.ndarray) -> np.ndarray:
+        """H×W×3 float [0,1] -> descriptor of length bins³ + 3."""
+        b, B = self.border, self.bins
+        frame = np.concatenate([img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3),
+                                img[b:-b, :b].reshape(-1, 3), img[b:-b, -b:].reshape(-1, 3)])
+        bg = np.median(frame, axis=0)
+        px = img.reshape(-1, 3)
+        fg = np.linalg.norm(px - bg, axis=1) > self.threshold
+        if self.marker_colors is not None:
+            dist = np.linalg.norm(px[:, None, :] - self.marker_colors[None], axis=2).min(axis=1)
+            fg &= dist > self.marker_tolerance
+        out = np.full(B ** 3 + 3, np.nan)
+        if not fg.any():
+            return out
+        pos = np.clip(px[fg], 0.0, 1.0) * (B - 1)
+        lo = np.minimum(np.floor(pos).astype(int), B - 2)
+        frac = pos - lo
+        hist = np.zeros(B ** 3)
+        for corner in range(8):
+            bits = np.array([(corner >> c) & 1 for c in range(3)])
+            idx = lo + bits
+            w = np.prod(np.where(bits == 1, frac, 1.0 - frac), axis=1)
+            np.add.at(hist, (idx[:, 0] * B + idx[:, 1]) * B + idx[:, 2], w)
+        out[:-3] = hist / hist.sum()
+        out[-3:] = self.background_weight * bg
+        return out
+
+    def __call__(self, images: Tensor) -> np.ndarray:
+        arr = images.detach().to("cpu").double().clamp(0, 1).numpy().transpose(0, 2, 3, 1)
+        return np.stack([self.embed_one(a) for a in arr])
+
+
+class AED(FrameMetric):
+    """Identity distance to the reference (see module docstring); lower is better."""
+
+    name = "aed"
+    outputs = {"aed": False, "id_similarity": True}
+    needs_target = False
+
+    def __init__(self, context=None, embedder: Any = None, reference: str = "auto",
+                 embedder_options: Dict[str, Any] | None = None, **options: Any) -> None:
+        super().__init__(context, **options)
+        name = embedder or option({}, self.context, "embedder", None, global_key="identity")
+        if isinstance(name, IdentityEmbedder):
+            self.embedder, self.embedder_name = name, type(name).__name__
+        else:
+            from ..registries import IDENTITY_EMBEDDERS
+
+            self.embedder_name = str(name or default_embedder(self.context.dataset))
+            self.embedder = instantiate(IDENTITY_EMBEDDERS.get(self.embedder_name), self.context,
+                                        **(embedder_options or {}))
+        if reference not in ("auto", "source", "target"):
+            raise MetricError(f"aed: reference must be 'auto', 'source' or 'target', got {reference!r}")
+        self.reference = reference
+        self.squared = self.context.compat == "pose_eval"
+        self.cosine = bool(getattr(self.embedder, "has_cosine", False))
+        self.outputs = {"aed": False, **({"id_similarity": True} if self.cosine else {})}
+
+    def _reference_kind(self, batch: FrameBatch) -> str:
+        if self.reference != "auto":
+            return self.reference
+        return "target" if batch.protocol == "same_identity" else "source"
+
+    def per_frame(self, batch: FrameBatch) -> Dict[str, np.ndarray]:
+        emb_gen = self.embedder(batch.generated)
+        if self._reference_kind(batch) == "source":
+            emb_ref = np.repeat(self.embedder(batch.source.unsqueeze(0)), len(emb_gen), axis=0)
+        else:
+            ref = batch.target if batch.target is not None else batch.driving
+            emb_ref = self.embedder(ref)
+        out = {"aed": aed_values(emb_gen, emb_ref, squared=self.squared)}
+        if self.cosine:
+            out["id_similarity"] = cosine_values(emb_gen, emb_ref)
+        return out
+
+    def settings(self) -> Dict[str, Any]:
+        s: Dict[str, Any] = {"embedder": self.embedder_name,
+                             "distance": "squared euclidean (pose_eval)" if self.squared else "euclidean",
+                             "reference": self.reference if self.reference != "auto"
+                             else "real frame (same identity), source image (cross identity)"}
+        extra = getattr(self.embedder, "settings", None)
+        if callable(extra):
+            s["embedder_settings"] = extra()
+        return s
+
+
