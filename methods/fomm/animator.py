@@ -1,0 +1,177 @@
+"""``fomm``: First Order Motion Model (Siarohin et al., NeurIPS 2019) behind the motionbench contract.
+
+Same network as AliaksandrSiarohin/first-order-model: ``self.generator``, ``self.kp_detector`` and
+``self.discriminator`` have the official state dicts, so official ``*.pth.tar`` files load strictly
+(:meth:`FOMMAnimator.from_checkpoint`). The constructor takes the official ``model_params`` nodes
+(``common_params``, ``kp_detector_params``, ``generator_params`` with ``dense_motion_params``,
+``discriminator_params``) plus:
+
+- ``align_corners`` — ``grid_sample`` semantics. True (default) is torch 1.0's behaviour, which the official
+  checkpoints were trained with; False is what the unmodified official code does on torch ≥ 1.3.
+- ``normalization_params`` — relative-mode defaults (official ``normalize_kp`` options).
+- ``chunk_size`` — driving frames per forward pass of the fast path.
+
+Inference encodes the source once (keypoints, generator features, downsampled source) and animates the
+driving frames in batches of ``chunk_size`` (B×T flattened) under ``torch.inference_mode()`` in eval mode.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Mapping, Optional, Tuple, Union
+
+import torch
+from torch import Tensor
+
+from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState, deep_merge
+
+from . import losses as fomm_losses
+from .discriminator import MultiScaleDiscriminator
+from .generator import OcclusionAwareGenerator
+from .keypoint_detector import KPDetector
+from .normalize import best_frames, movement_scale, normalize_kp
+
+__all__ = ["FOMMAnimator"]
+
+DEFAULT_NORMALIZATION = {"adapt_movement_scale": True, "use_relative_movement": True, "use_relative_jacobian": True}
+
+
+class FOMMAnimator(Animator):
+    name = "fomm"
+    capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
+                                checkpoint_formats=("motionbench", "fomm-official"))
+    default_preset = "vox-256"
+
+    def __init__(self, common_params: Mapping[str, Any], kp_detector_params: Mapping[str, Any],
+                 generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
+                 align_corners: bool = True, normalization_params: Optional[Mapping[str, Any]] = None,
+                 chunk_size: int = 4) -> None:
+        super().__init__(common_params=common_params, kp_detector_params=kp_detector_params,
+                         generator_params=generator_params, discriminator_params=discriminator_params,
+                         align_corners=align_corners, normalization_params=normalization_params,
+                         chunk_size=chunk_size)
+        common = dict(common_params)
+        self.align_corners = bool(align_corners)
+        self.generator = OcclusionAwareGenerator(**dict(generator_params), **common, align_corners=self.align_corners)
+        self.kp_detector = KPDetector(**dict(kp_detector_params), **common)
+        self.discriminator = (MultiScaleDiscriminator(**dict(discriminator_params), **common)
+                              if discriminator_params is not None else None)
+        unknown = set(normalization_params or {}) - set(DEFAULT_NORMALIZATION)
+        if unknown:
+            raise ValueError(f"unknown normalization_params {sorted(unknown)} (known: {sorted(DEFAULT_NORMALIZATION)})")
+        self.normalization = dict(DEFAULT_NORMALIZATION, **dict(normalization_params or {}))
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.chunk_size = int(chunk_size)
+        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
+
+    # ------------------------------------------------------------------ inference
+    def _no_grad_ctx(self):
+        """inference_mode in eval mode; ordinary autograd in training mode."""
+        return torch.inference_mode(not self.training)
+
+    def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
+        """``{"value": B×K×2 (x, y) in [-1, 1], "jacobian": B×K×2×2}`` for B×3×H×W images in [0, 1]."""
+        with self._no_grad_ctx():
+            return self.kp_detector(images)
+
+    def encode_source(self, source: Tensor) -> SourceState:
+        """Source keypoints, the generator's encoded features and the dense-motion-resolution source."""
+        with self._no_grad_ctx():
+            state: SourceState = {"source": source, "kp_source": self.kp_detector(source),
+                                  "features": self.generator.encode(source)}
+            if self.generator.dense_motion_network is not None:
+                state["source_down"] = self.generator.dense_motion_network.downsample(source)
+        return state
+
+    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str, driving_ref: Optional[Tensor],
+                      adapt_movement_scale: Optional[bool] = None, use_relative_movement: Optional[bool] = None,
+                      use_relative_jacobian: Optional[bool] = None, find_best_frame: bool = False,
+                      chunk_size: Optional[int] = None) -> Tensor:
+        """Animate B×T driving frames from an encoded source, ``chunk_size`` frames per forward pass.
+
+        Relative mode follows the official ``normalize_kp`` (defaults from ``normalization_params``);
+        ``find_best_frame`` (relative mode, faces, needs face-alignment weights) uses the driving frame whose
+        landmarks best match the source as the reference, which equals the demo's forward/backward split.
+        """
+        b, t = driving.shape[:2]
+        frames = driving.reshape(b * t, *driving.shape[2:])
+        chunk = int(chunk_size or self.chunk_size)
+        norm = dict(self.normalization)
+        for key, value in (("adapt_movement_scale", adapt_movement_scale),
+                           ("use_relative_movement", use_relative_movement),
+                           ("use_relative_jacobian", use_relative_jacobian)):
+            if value is not None:
+                norm[key] = bool(value)
+        with self._no_grad_ctx():
+            kp_source = state["kp_source"]
+            kp_ref, scale = None, None
+            if mode == "relative":
+                if find_best_frame:
+                    idx = torch.as_tensor(best_frames(state["source"], driving), device=driving.device)
+                    driving_ref = driving[torch.arange(b, device=driving.device), idx]
+                kp_ref = self.kp_detector(driving_ref)
+                if norm["adapt_movement_scale"] and norm["use_relative_movement"]:
+                    scale = movement_scale(kp_source["value"], kp_ref["value"])
+            output = driving.new_empty(frames.shape)
+            for start in range(0, b * t, chunk):
+                stop = min(start + chunk, b * t)
+                owner = torch.arange(start, stop, device=driving.device) // t  # batch index of each frame
+                output[start:stop] = self._animate_frames(state, frames[start:stop], owner, kp_ref, scale, norm)
+        return output.view(driving.shape)
+
+    def _animate_frames(self, state: SourceState, frames: Tensor, owner: Tensor, kp_ref: Optional[Dict[str, Tensor]],
+                        scale: Optional[Tensor], norm: Mapping[str, bool]) -> Tensor:
+        kp_source = {k: v[owner] for k, v in state["kp_source"].items()}
+        kp_driving = self.kp_detector(frames)
+        if kp_ref is not None:
+            kp_driving = normalize_kp(kp_source, kp_driving, {k: v[owner] for k, v in kp_ref.items()},
+                                      scale=None if scale is None else scale[owner.cpu()], **norm)
+        if "source_down" in state:
+            source, downsampled = state["source_down"][owner], True
+        else:
+            source, downsampled = state["source"][owner], False
+        out = self.generator.animate_features(state["features"][owner], source, kp_driving, kp_source,
+                                              source_downsampled=downsampled, with_deformed=False)
+        return out["prediction"]
+
+    # ------------------------------------------------------------------ training
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        return fomm_losses.generator_losses(self, batch, loss_cfg)
+
+    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+        return fomm_losses.discriminator_losses(self, batch, generated, loss_cfg)
+
+    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
+        if self.discriminator is None:
+            raise NotImplementedError("this FOMM config has no discriminator_params")
+        return fomm_losses.discriminator_logits(self, images, generated)
+
+    # ------------------------------------------------------------------ checkpoints
+    @classmethod
+    def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None, **overrides: Any
+                        ) -> "FOMMAnimator":
+        """Official ``*.pth.tar`` (``generator``, ``kp_detector``, optional ``discriminator``, optimisers,
+        ``epoch``) built from ``preset`` (default vox-256) + ``overrides``; else a motionbench checkpoint.
+
+        Every part present in the file is loaded strictly; a part that does not fit raises
+        :class:`CheckpointError` naming the missing / unexpected / mis-shaped keys.
+        """
+        data = cls.load_file(path)
+        if data.get("format") == CHECKPOINT_FORMAT or not ("generator" in data or "kp_detector" in data):
+            return super().from_checkpoint(path, preset=preset, **overrides)
+        absent = [k for k in ("generator", "kp_detector") if not isinstance(data.get(k), Mapping)]
+        if absent:
+            raise CheckpointError(f"checkpoint {path}: official FOMM layout without {', '.join(absent)} "
+                                  f"(top-level keys: {', '.join(map(str, data))})")
+        presets = cls.presets()
+        name = preset or cls.default_preset
+        if name not in presets:
+            raise CheckpointError(f"checkpoint {path}: unknown FOMM preset '{name}' (known: {', '.join(sorted(presets))})")
+        model = cls(**deep_merge(presets[name], overrides))
+        model.load_state_dict_checked(data["generator"], path, module=model.generator)
+        model.load_state_dict_checked(data["kp_detector"], path, module=model.kp_detector)
+        if isinstance(data.get("discriminator"), Mapping) and model.discriminator is not None:
+            model.load_state_dict_checked(data["discriminator"], path, module=model.discriminator)
+        return model.eval()

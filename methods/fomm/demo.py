@@ -1,0 +1,37 @@
+"""The official demo's per-frame animation loop (``demo.make_animation``), on motionbench tensors.
+
+It re-runs the generator's source encoder for every driving frame and processes one frame at a time, as
+the official code does. It is the reference the fast path (:meth:`FOMMAnimator.animate`) is tested and
+benchmarked against; use ``animate`` for real work.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+import torch
+from torch import Tensor
+
+from .normalize import normalize_kp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .animator import FOMMAnimator
+
+__all__ = ["make_animation"]
+
+
+def make_animation(model: "FOMMAnimator", source: Tensor, driving: Tensor, relative: bool = True,
+                   adapt_movement_scale: bool = True, driving_ref: Optional[Tensor] = None) -> Tensor:
+    """Per-frame loop for one source (1×3×H×W) and one clip (T×3×H×W) → T×3×H×W predictions."""
+    with torch.no_grad():
+        kp_source = model.kp_detector(source)
+        ref = driving[:1] if driving_ref is None else driving_ref
+        kp_driving_initial = model.kp_detector(ref)
+        predictions = []
+        for frame_idx in range(driving.shape[0]):
+            kp_driving = model.kp_detector(driving[frame_idx:frame_idx + 1])
+            kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
+                                   use_relative_movement=relative, use_relative_jacobian=relative,
+                                   adapt_movement_scale=adapt_movement_scale)
+            out = model.generator(source, kp_source=kp_source, kp_driving=kp_norm)
+            predictions.append(out["prediction"])
+    return torch.cat(predictions)

@@ -1,0 +1,133 @@
+"""FOMM training objectives (official ``modules/model.py``): perceptual pyramid, LSGAN + feature matching,
+equivariance of keypoint values and Jacobians under random TPS warps.
+
+Loss config keys (``conf/loss/fomm.yaml``, official ``train_params`` names): ``scales``, ``perceptual``
+(per-VGG-layer weights), ``perceptual_kind`` (vgg19 | pixel), ``generator_gan``, ``discriminator_gan``,
+``feature_matching`` (per-D-layer weights or one number), ``equivariance_value``, ``equivariance_jacobian``,
+``transform_params`` (sigma_affine, sigma_tps, points_tps), plus the shared ``gan_kind`` and
+``label_smoothing``. As in the official trainer, the discriminator is only trained when ``generator_gan``
+is non-zero (:func:`discriminator_losses` returns no terms otherwise).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from motionbench.nn.losses import ImagePyramid, build_perceptual, feature_matching_loss, gan_d_loss, gan_g_loss
+from motionbench.nn.tps import RandomTPS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .animator import FOMMAnimator
+
+__all__ = ["generator_losses", "discriminator_losses", "discriminator_logits"]
+
+DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
+
+
+def _layer_weights(value: Any, n: int) -> List[float]:
+    if isinstance(value, (int, float)):
+        return [float(value)] * n
+    return [float(v) for v in value]
+
+
+def _cached(model: "FOMMAnimator", key: Tuple, factory) -> nn.Module:
+    """Loss helper modules live outside the module tree (never in state dicts), moved to the model's device."""
+    cache = model._loss_modules
+    if key not in cache:
+        cache[key] = factory()
+    ref = next(model.generator.parameters())
+    cache[key] = cache[key].to(ref.device)
+    return cache[key]
+
+
+def _disc_pyramid(model: "FOMMAnimator", images: Tensor) -> Dict[str, Tensor]:
+    scales = model.discriminator.scales
+    pyr = _cached(model, ("disc_pyramid", tuple(scales)), lambda: ImagePyramid(scales, images.shape[1]))
+    return {"prediction_" + str(s): v for s, v in pyr(images).items()}
+
+
+def _kp_from(generated: Mapping[str, Tensor], name: str) -> Dict[str, Tensor]:
+    return {k: generated[f"{name}_{k}"].detach() for k in ("value", "jacobian") if f"{name}_{k}" in generated}
+
+
+def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                     ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """Weighted generator-side terms and the generated tensors (flat dict) for the discriminator step."""
+    source, driving = batch["source"], batch["driving"]
+    kp_source = model.kp_detector(source)
+    kp_driving = model.kp_detector(driving)
+    out = model.generator(source, kp_driving=kp_driving, kp_source=kp_source)
+    prediction = out["prediction"]
+    generated: Dict[str, Tensor] = {k: out[k] for k in ("prediction", "deformed", "occlusion_map", "mask") if k in out}
+    for name, kp in (("kp_source", kp_source), ("kp_driving", kp_driving)):
+        for k, v in kp.items():
+            generated[f"{name}_{k}"] = v
+    losses: Dict[str, Tensor] = {}
+
+    perceptual = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
+    if sum(perceptual) != 0:
+        kind = str(cfg.get("perceptual_kind", "vgg19"))
+        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
+        verify = bool(cfg.get("verify_weights", True))
+        loss = _cached(model, ("perceptual", kind, scales, tuple(perceptual)),
+                       lambda: build_perceptual(kind, scales, perceptual, verify_weights=verify))
+        losses["perceptual"] = loss(prediction, driving)
+
+    gen_gan = float(cfg.get("generator_gan", 0))
+    if gen_gan != 0:
+        if model.discriminator is None:
+            raise ValueError("generator_gan != 0 needs discriminator_params in the method config")
+        kind = str(cfg.get("gan_kind", "lsgan"))
+        kp = {k: v.detach() for k, v in kp_driving.items()}
+        maps_fake = model.discriminator(_disc_pyramid(model, prediction), kp=kp)
+        maps_real = model.discriminator(_disc_pyramid(model, driving), kp=kp)
+        scales = [str(s) for s in model.discriminator.scales]
+        losses["gen_gan"] = sum(gen_gan * gan_g_loss(maps_fake["prediction_map_" + s], kind) for s in scales)
+        fm_cfg = cfg.get("feature_matching", 0)
+        n_layers = len(maps_fake["feature_maps_" + scales[0]])
+        fm = _layer_weights(fm_cfg, n_layers)
+        if sum(fm) != 0:
+            losses["feature_matching"] = sum(
+                feature_matching_loss(maps_real["feature_maps_" + s], maps_fake["feature_maps_" + s], fm) for s in scales)
+
+    eq_value = float(cfg.get("equivariance_value", 0))
+    eq_jacobian = float(cfg.get("equivariance_jacobian", 0))
+    if eq_value + eq_jacobian != 0:
+        params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
+        transform = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, **params)
+        transformed_frame = transform.transform_frame(driving, align_corners=model.align_corners)
+        transformed_kp = model.kp_detector(transformed_frame)
+        generated["transformed_frame"] = transformed_frame
+        if eq_value != 0:
+            value = torch.abs(kp_driving["value"] - transform.warp_coordinates(transformed_kp["value"])).mean()
+            losses["equivariance_value"] = eq_value * value
+        if eq_jacobian != 0:
+            if "jacobian" not in kp_driving:
+                raise ValueError("equivariance_jacobian needs common_params.estimate_jacobian: true")
+            jacobian_transformed = torch.matmul(transform.jacobian(transformed_kp["value"]), transformed_kp["jacobian"])
+            value = torch.matmul(torch.inverse(kp_driving["jacobian"]), jacobian_transformed)
+            eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
+            losses["equivariance_jacobian"] = eq_jacobian * torch.abs(eye - value).mean()
+    return losses, generated
+
+
+def discriminator_logits(model: "FOMMAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
+    """Logit maps of every discriminator scale for ``images`` (conditioned on the driving keypoints)."""
+    maps = model.discriminator(_disc_pyramid(model, images), kp=_kp_from(generated, "kp_driving"))
+    return [maps["prediction_map_" + str(s)] for s in model.discriminator.scales]
+
+
+def discriminator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                         cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+    """Weighted discriminator term ``disc_gan`` (empty when ``generator_gan`` is 0, like the official trainer)."""
+    if float(cfg.get("generator_gan", 0)) == 0 or model.discriminator is None:
+        return {}
+    kind = str(cfg.get("gan_kind", "lsgan"))
+    real_label = 1.0 - float(cfg.get("label_smoothing", 0.0))
+    weight = float(cfg.get("discriminator_gan", 1))
+    real = discriminator_logits(model, batch["driving"], generated)
+    fake = discriminator_logits(model, generated["prediction"].detach(), generated)
+    return {"disc_gan": sum(weight * gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))}
