@@ -1,0 +1,218 @@
+"""``lia``: Latent Image Animator (Wang et al., ICLR 2022) behind the motionbench contract.
+
+``self.generator`` has the official ``gen`` state dict and ``self.discriminator`` the official ``dis``
+(wyhsirius/LIA), so ``vox.pt`` / ``taichi.pt`` / ``ted.pt`` and the official trainer's files load strictly
+(:meth:`LIAAnimator.from_checkpoint`). Constructor arguments use the official names (``size``,
+``style_dim``, ``motion_dim``, ``channel_multiplier``, ``blur_kernel``) plus:
+
+- ``channel_max`` — caps the StyleGAN2 channel table (None = official; small presets only).
+- ``use_discriminator`` — build the StyleGAN2 discriminator (needed for training only).
+- ``chunk_size`` — driving frames per forward pass of the fast path.
+
+Images are [0, 1] at the boundary and [-1, 1] inside. Inference encodes the source once (``wa``, skip
+features, α_source) and runs the driving frames in batches (B×T flattened) under
+``torch.inference_mode()`` in eval mode. Modes follow the official ``run_demo.py``: absolute
+z = wa + D(α_target); relative z = wa + D(α_target) − D(α_start) + D(α_source), α_start from
+``driving_ref`` (default: the first driving frame). Outputs are clamped to [0, 1] (the demo clamps to
+[-1, 1] before writing; its per-video min-max rescaling is a display step and is not reproduced).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
+from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.stylegan2 import StyleGAN2Discriminator
+
+from .generator import Generator
+
+__all__ = ["LIAAnimator", "infer_official_config"]
+
+DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+
+
+def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
+    """size / style_dim / motion_dim / channel_multiplier / channel_max read off an official ``gen`` dict."""
+    try:
+        n_res = len({k.split(".")[3] for k in gen if k.startswith("enc.net_app.convs.") and ".conv1." in k})
+        size = 2 ** (n_res + 2)
+        style_dim, motion_dim = (int(n) for n in gen["dec.direction.weight"].shape)
+        c4 = int(gen["dec.input.input"].shape[1])
+        cfg: Dict[str, Any] = {"size": size, "style_dim": style_dim, "motion_dim": motion_dim,
+                               "channel_max": c4 if c4 < 512 else None}
+        if size >= 64 and c4 >= 512:  # channels[64] = 256 * channel_multiplier (ToRGB of the 64×64 stage)
+            cfg["channel_multiplier"] = max(1, int(gen["dec.to_rgbs.3.conv.0.weight"].shape[1]) // 256)
+        return cfg
+    except (KeyError, IndexError, ValueError):
+        return {}  # not recognisable: strict loading will name what does not fit
+
+
+class LIAAnimator(Animator):
+    name = "lia"
+    capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
+                                checkpoint_formats=("motionbench", "lia-official"))
+    default_preset = "256"
+
+    def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20, channel_multiplier: int = 1,
+                 blur_kernel: Sequence[int] = (1, 3, 3, 1), channel_max: Optional[int] = None,
+                 use_discriminator: bool = True, chunk_size: int = 4) -> None:
+        super().__init__(size=size, style_dim=style_dim, motion_dim=motion_dim, channel_multiplier=channel_multiplier,
+                         blur_kernel=list(blur_kernel), channel_max=channel_max, use_discriminator=use_discriminator,
+                         chunk_size=chunk_size)
+        if size < 8 or size & (size - 1):
+            raise ValueError(f"size must be a power of two >= 8, got {size}")
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.size = int(size)
+        self.chunk_size = int(chunk_size)
+        self.generator = Generator(size, style_dim, motion_dim, channel_multiplier, list(blur_kernel), channel_max)
+        self.discriminator = (StyleGAN2Discriminator(size, channel_multiplier, list(blur_kernel), channel_max)
+                              if use_discriminator else None)
+        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
+
+    # ------------------------------------------------------------------ inference
+    def _no_grad_ctx(self):
+        """inference_mode in eval mode; ordinary autograd in training mode."""
+        return torch.inference_mode(not self.training)
+
+    def _check_size(self, images: Tensor) -> None:
+        if tuple(images.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"LIA ({self.size}×{self.size}) got images of size {tuple(images.shape[-2:])}; "
+                             f"resize them or build the model with size={images.shape[-1]}")
+
+    def encode_source(self, source: Tensor) -> SourceState:
+        """``wa`` (B×style_dim), the skip features (8×8 … full size) and α_source (B×motion_dim)."""
+        self._check_size(source)
+        with self._no_grad_ctx():
+            wa, feats = self.generator.enc.net_app(source * 2 - 1)
+            return {"wa": wa, "feats": feats, "alpha_source": self.generator.enc.fc(wa)}
+
+    def motion_code(self, images: Tensor) -> Tensor:
+        """Motion magnitudes α (B×motion_dim) of images in [0, 1] (the official ``enc_motion``)."""
+        with self._no_grad_ctx():
+            return self.generator.enc.enc_motion(images * 2 - 1)
+
+    @staticmethod
+    def _select(t: Tensor, idx: Tensor) -> Tensor:
+        """Rows ``idx`` of a per-source tensor; a view (no copy) when there is one source."""
+        if t.shape[0] == 1:
+            return t.expand(idx.numel(), *t.shape[1:])
+        return t.index_select(0, idx)
+
+    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str,
+                      driving_ref: Optional[Tensor]) -> Tensor:
+        self._check_size(driving)
+        b, t = driving.shape[:2]
+        frames = driving.reshape(b * t, *driving.shape[2:])
+        gen = self.generator
+        with self._no_grad_ctx():
+            q = gen.dec.direction.basis()
+            wa, feats, alpha_source = state["wa"], state["feats"], state["alpha_source"]
+            alpha_start = gen.enc.enc_motion(driving_ref * 2 - 1) if mode == "relative" else None
+            outs = []
+            for start in range(0, b * t, self.chunk_size):
+                x = frames[start:start + self.chunk_size]
+                idx = torch.arange(start, start + x.shape[0], device=x.device) // t
+                alpha = [gen.enc.enc_motion(x * 2 - 1)]
+                if alpha_start is not None:
+                    alpha += [self._select(alpha_source, idx), self._select(alpha_start, idx)]
+                latent = gen.dec.latent(self._select(wa, idx), alpha, q)
+                img = gen.dec.decode(latent, [self._select(f, idx) for f in feats])
+                outs.append(((img + 1) / 2).clamp_(0, 1))
+            return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
+
+    def reference_forward(self, source: Tensor, driving: Tensor, h_start: Optional[Tensor] = None) -> Tensor:
+        """The official per-frame call (re-encodes the source), images in [0, 1]; for checks and benchmarks."""
+        with self._no_grad_ctx():
+            return ((self.generator(source * 2 - 1, driving * 2 - 1, h_start) + 1) / 2).clamp(0, 1)
+
+    # ------------------------------------------------------------------ training
+    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
+        weights = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
+        if sum(weights) == 0:
+            return None
+        kind = str(cfg.get("perceptual_kind", "vgg19"))
+        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
+        verify = bool(cfg.get("verify_weights", True))
+        key = ("perceptual", kind, scales, tuple(weights), verify)
+        if key not in self._loss_modules:
+            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
+        return self._loss_modules[key].to(device)
+
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Official ``gen_update``: reconstruct ``driving`` from ``source`` (absolute mode) and weight
+        the VGG pyramid (on clamped images, as the official VGGLoss), L1 (in [-1, 1]) and the
+        non-saturating GAN term."""
+        source, driving = batch["source"], batch["driving"]
+        recon = self.generator(source * 2 - 1, driving * 2 - 1)
+        prediction = (recon + 1) / 2
+        losses: Dict[str, Tensor] = {}
+        perceptual = self._perceptual(loss_cfg, recon.device)
+        if perceptual is not None:
+            losses["perceptual"] = perceptual((recon.clamp(-1, 1) + 1) / 2, driving)
+        l1 = float(loss_cfg.get("l1", 1.0))
+        if l1 != 0:
+            losses["l1"] = l1 * F.l1_loss(recon, driving * 2 - 1)
+        gen_gan = float(loss_cfg.get("generator_gan", 1.0))
+        if gen_gan != 0:
+            if self.discriminator is None:
+                raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
+            kind = str(loss_cfg.get("gan_kind", "nonsat"))
+            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(recon), kind)
+        return losses, {"prediction": prediction}
+
+    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
+                             generated: Mapping[str, Tensor]) -> list:
+        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]."""
+        if self.discriminator is None:
+            raise NotImplementedError("this LIA model was built with use_discriminator: false")
+        return [self.discriminator(images * 2 - 1)]
+
+    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """Official ``dis_update``: logistic (non-saturating) loss on real driving frames vs reconstructions."""
+        if float(loss_cfg.get("generator_gan", 1.0)) == 0 or self.discriminator is None:
+            return {}
+        kind = str(loss_cfg.get("gan_kind", "nonsat"))
+        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
+        weight = float(loss_cfg.get("discriminator_gan", 1.0))
+        (real,) = self.discriminator_logits(batch["driving"], batch, generated)
+        (fake,) = self.discriminator_logits(generated["prediction"].detach(), batch, generated)
+        return {"disc_gan": weight * gan_d_loss(real, fake, kind, real_label=real_label)}
+
+    # ------------------------------------------------------------------ checkpoints
+    def official_checkpoint(self) -> Dict[str, Any]:
+        """The official layout ``{"gen": ..., "dis": ...}`` (what the official demo / trainer read)."""
+        out: Dict[str, Any] = {"gen": self.generator.state_dict()}
+        if self.discriminator is not None:
+            out["dis"] = self.discriminator.state_dict()
+        return out
+
+    @classmethod
+    def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None,
+                        **overrides: Any) -> "LIAAnimator":
+        """Official ``{"gen", optional "dis", "g_optim", "d_optim", "args"}`` files (strict), else a
+        motionbench checkpoint. The network shape is read off the file; ``overrides`` win over it."""
+        with torch.serialization.safe_globals([argparse.Namespace]):  # the official trainer pickles its args
+            data = cls.load_file(path)
+        if "gen" not in data:
+            return super().from_checkpoint(path, preset=preset, **overrides)
+        gen = data["gen"]
+        if not isinstance(gen, Mapping):
+            raise CheckpointError(f"checkpoint {path}: 'gen' is a {type(gen).__name__}, not a state dict")
+        base = cls.presets().get(preset or cls.default_preset, {})
+        if preset is not None and preset not in cls.presets():
+            raise KeyError(f"method '{cls.name}' has no preset '{preset}'")
+        config = deep_merge(deep_merge(base, infer_official_config(gen)), overrides)
+        model = cls(**config)
+        model.load_state_dict_checked(gen, path, module=model.generator)
+        if model.discriminator is not None and isinstance(data.get("dis"), Mapping):
+            model.load_state_dict_checked(data["dis"], path, module=model.discriminator)
+        return model
