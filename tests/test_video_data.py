@@ -160,12 +160,36 @@ def test_mp4_reader_moves_forward_without_restarting(layout):
     r.close()
 
 
+def test_mp4_seeking_is_frame_exact(tmp_path, monkeypatch):
+    noise = np.random.default_rng(1).integers(0, 256, (40, S, S, 3), dtype=np.uint8)
+    _mp4(tmp_path / "n.mp4", noise, output_params=["-g", "8"])  # a keyframe every 8 frames
+    r = open_reader(str(tmp_path / "n.mp4"))
+    assert r.constant_rate and r.fps == 10
+    whole = np.concatenate([f for _, f in r.iter_chunks(16)])
+    monkeypatch.setattr(FFmpegReader, "seek_min_frames", 2)
+    r2 = open_reader(str(tmp_path / "n.mp4"))
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        idx = [int(i) for i in rng.choice(40, 3, replace=False)]
+        assert np.array_equal(r2.read(idx), whole[idx]), idx
+    assert np.array_equal(r2.read([39]), whole[[39]]) and r2._sought
+
+
 def test_frame_count_cache(tmp_path, layout, monkeypatch):
     cache = MetaCache(str(tmp_path / "meta.json"))
     path = str(layout / "test" / "alice#001.mp4")
     assert open_reader(path, cache=cache).num_frames == 12
+    folder = str(layout / "test" / "alice#002.mp4")
+    assert open_reader(folder, cache=cache).num_frames == 6
+    cache.flush()
     monkeypatch.setattr(FFmpegReader, "_probe", staticmethod(lambda *a: pytest.fail("probed twice")))
-    assert open_reader(path, cache=MetaCache(str(tmp_path / "meta.json"))).num_frames == 12
+    monkeypatch.setattr("motionbench.data.readers.image_size", lambda p: pytest.fail("headers read twice"))
+    again = MetaCache(str(tmp_path / "meta.json"))
+    assert open_reader(path, cache=again).num_frames == 12 and open_reader(folder, cache=again).num_frames == 6
+    ds = _ds(layout, cache_dir=str(tmp_path / "dscache"))
+    monkeypatch.undo()
+    ds.videos("test")
+    assert os.path.isfile(tmp_path / "dscache" / "video_meta.json")
 
 
 def test_conversions_grayscale_rgba_16bit(tmp_path):

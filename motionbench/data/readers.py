@@ -38,7 +38,7 @@ def natural_key(name: str) -> List[object]:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
-def _pil_to_array(im: Image.Image, path: str) -> np.ndarray:
+def _pil_to_array(im: Image.Image) -> np.ndarray:
     """Any PIL mode -> H×W×3, uint8 (8-bit sources) or float32 in [0, 1] (16-bit / float sources)."""
     mode = im.mode
     if mode.startswith("I;16") or mode == "I":
@@ -63,7 +63,7 @@ def load_image(path: str) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()
-            return _pil_to_array(im, path)
+            return _pil_to_array(im)
     except Exception as e:  # Pillow raises OSError, SyntaxError, ValueError, ... on bad files
         raise DatasetError(f"cannot read image '{path}': {e}") from e
 
@@ -117,14 +117,18 @@ def _stack(frames: List[np.ndarray]) -> np.ndarray:
 class FrameFolderReader(VideoReader):
     """A folder of image files, one per frame, in natural name order; all frames must share one size."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache: Optional["MetaCache"] = None) -> None:
         self.path = path
         names = sorted((n for n in os.listdir(path) if not n.startswith(".") and n.lower().endswith(IMAGE_EXTS)
                         and os.path.isfile(os.path.join(path, n))), key=natural_key)
         if not names:
             raise DatasetError(f"frame folder '{path}' contains no image files ({', '.join(IMAGE_EXTS)})")
         self.files = [os.path.join(path, n) for n in names]
-        sizes = [image_size(f) for f in self.files]  # header reads only: cheap, and catches junk files early
+        hit = cache.get(path) if cache is not None else None  # keyed by the folder's mtime: any change re-checks
+        if hit is not None and hit.get("frames") == len(self.files):
+            self.size, self.num_frames = (int(hit["height"]), int(hit["width"])), len(self.files)
+            return
+        sizes = [image_size(f) for f in self.files]  # header reads only (~6k/s), and catches junk files early
         first = sizes[0]
         odd = [(f, s) for f, s in zip(self.files, sizes) if s != first]
         if odd:
@@ -134,6 +138,8 @@ class FrameFolderReader(VideoReader):
                 f"{first[1]}x{first[0]} but '{os.path.basename(f)}' is {s[1]}x{s[0]} "
                 f"({len(odd)} of {len(sizes)} frames differ); all frames of a video must have one size")
         self.size, self.num_frames = first, len(self.files)
+        if cache is not None:
+            cache.put(path, {"frames": self.num_frames, "height": first[0], "width": first[1]})
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check(indices)
@@ -148,18 +154,22 @@ class FrameFolderReader(VideoReader):
 class StripReader(VideoReader):
     """One image holding the frames side by side (FOMM png format): width = num_frames × height."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, cache: Optional["MetaCache"] = None) -> None:
         self.path = path
         h, w = image_size(path)
         if h == 0 or w % h != 0:
             raise DatasetError(f"image strip '{path}' is {w}x{h}: its width must be a multiple of its height "
                                "(square frames side by side, FOMM's png format)")
         self.size, self.num_frames = (h, h), w // h
+        if cache is not None and cache.get(path) is not None:
+            return  # verified before, file unchanged
         try:  # chunk CRCs without decompressing: catches truncated / damaged PNGs at listing time
             with Image.open(path) as im:
                 im.verify()
         except Exception as e:  # Pillow raises OSError, SyntaxError, struct.error, ... here
             raise DatasetError(f"image strip '{path}' is truncated or corrupt: {e}") from e
+        if cache is not None:
+            cache.put(path, {"frames": self.num_frames, "height": h, "width": h})
 
     def _decode(self) -> np.ndarray:
         a = load_image(self.path)
@@ -204,7 +214,7 @@ class GifReader(VideoReader):
             with Image.open(self.path) as im:
                 for i in sorted(set(idx)):  # ascending: Pillow seeks forward without re-decoding
                     im.seek(i)
-                    out[i] = _pil_to_array(im, self.path)
+                    out[i] = _pil_to_array(im)
         except Exception as e:  # see above
             raise DatasetError(f"cannot decode frame of GIF '{self.path}': {e}") from e
         return _stack([out[i] for i in idx])
@@ -212,21 +222,30 @@ class GifReader(VideoReader):
 
 # ------------------------------------------------------------------------------------------ ffmpeg
 class MetaCache:
-    """Exact frame counts of ffmpeg videos, keyed by (real path, size, mtime); optionally kept on disk."""
+    """Frame counts / sizes of checked videos (ffmpeg files, frame folders), keyed by (real path, size,
+    mtime), so that listing a dataset a second time is cheap. With ``path`` it is kept in a JSON file:
+    :meth:`flush` merges this process's new entries into it and replaces it atomically."""
+
+    VERSION = 1  # bump when the stored fields change
 
     def __init__(self, path: Optional[str] = None) -> None:
         self.path = path
-        self._mem: Dict[str, dict] = {}
+        self._mem: Dict[str, dict] = self._load()
+        self._new: Dict[str, dict] = {}
         self._lock = threading.Lock()
-        if path and os.path.isfile(path):
-            try:
-                with open(path, encoding="utf-8") as f:
-                    self._mem = dict(json.load(f))
-            except (OSError, ValueError):
-                self._mem = {}  # a broken cache is only a cache
+
+    def _load(self) -> Dict[str, dict]:
+        if not self.path or not os.path.isfile(self.path):
+            return {}
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                data = json.load(f)
+            return dict(data) if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}  # a broken cache is only a cache
 
     def __getstate__(self) -> dict:  # picklable (DataLoader workers): the lock is per process
-        return {"path": self.path, "_mem": dict(self._mem)}
+        return {"path": self.path, "_mem": dict(self._mem), "_new": {}}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -240,21 +259,31 @@ class MetaCache:
     def get(self, path: str) -> Optional[dict]:
         key, stamp = self._key(path)
         hit = self._mem.get(key)
-        return hit if hit is not None and hit.get("stamp") == stamp else None
+        return hit if hit is not None and hit.get("stamp") == stamp and hit.get("v") == self.VERSION else None
 
     def put(self, path: str, meta: dict) -> None:
         key, stamp = self._key(path)
         with self._lock:
-            self._mem[key] = dict(meta, stamp=stamp)
-            if self.path:
-                try:  # atomic replace; concurrent writers may lose an entry, never corrupt the file
-                    os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-                    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.path) or ".", suffix=".tmp")
-                    with os.fdopen(fd, "w", encoding="utf-8") as f:
-                        json.dump(self._mem, f)
-                    os.replace(tmp, self.path)
-                except OSError:
-                    pass
+            self._mem[key] = self._new[key] = dict(meta, stamp=stamp, v=self.VERSION)
+
+    def flush(self) -> None:
+        """Write new entries to the cache file (no-op without a path or new entries; errors are ignored)."""
+        with self._lock:
+            if not self.path or not self._new:
+                return
+            try:
+                merged = self._load()
+                merged.update(self._new)
+                folder = os.path.dirname(self.path) or "."
+                os.makedirs(folder, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump(merged, f)
+                os.replace(tmp, self.path)  # atomic: readers never see a half-written file
+                self._mem.update(merged)
+                self._new.clear()
+            except OSError:
+                pass
 
 
 def _ffmpeg() -> str:
@@ -273,8 +302,14 @@ class FFmpegReader(VideoReader):
     The frame count is exact: ffmpeg decodes the file once (cached in :class:`MetaCache`), and any decoder
     error in that pass (truncated or corrupt file) is a DatasetError. Reading keeps one ffmpeg stream open
     and moves forward through it, so consecutive chunks cost one decode of the video; asking for an
-    earlier frame restarts the stream. Frames are never all held in memory.
+    earlier frame restarts the stream. A jump of more than ``seek_min_frames`` frames in a constant-rate
+    video restarts ffmpeg at that frame (input ``-ss`` half a frame early, which is frame-accurate when
+    decoding) instead of decoding everything before it. Frames are never all held in memory.
     """
+
+    #: forward jumps shorter than this decode through (ffmpeg decodes ~1-2k frames/s at 256², a restart
+    #: costs ~0.1-0.2 s); only constant-frame-rate videos are ever sought
+    seek_min_frames: int = 250
 
     def __init__(self, path: str, cache: Optional[MetaCache] = None, strict: bool = True) -> None:
         self.path = path
@@ -286,8 +321,10 @@ class FFmpegReader(VideoReader):
             if cache is not None:
                 cache.put(path, meta)
         self.num_frames, self.size = int(meta["frames"]), (int(meta["height"]), int(meta["width"]))
+        self.fps, duration = float(meta.get("fps") or 0.0), float(meta.get("duration") or 0.0)
+        self.constant_rate = self.fps > 0 and abs(self.num_frames - duration * self.fps) <= 1.0
         self._gen: Optional[Iterator[bytes]] = None
-        self._pos = 0
+        self._pos, self._sought = 0, False
 
     @staticmethod
     def _probe(path: str, strict: bool) -> dict:
@@ -311,15 +348,17 @@ class FFmpegReader(VideoReader):
         finally:
             gen.close()
         w, h = header["size"]
-        return {"frames": frames[-1], "width": int(w), "height": int(h), "fps": float(header.get("fps") or 0)}
+        return {"frames": frames[-1], "width": int(w), "height": int(h), "fps": float(header.get("fps") or 0),
+                "duration": float(header.get("duration") or 0)}
 
-    def _restart(self) -> None:
+    def _restart(self, start: int = 0) -> None:
         import imageio_ffmpeg
 
         self.close()
-        self._gen = imageio_ffmpeg.read_frames(self.path, output_params=_PASSTHROUGH)
+        seek = ["-ss", f"{(start - 0.5) / self.fps:.6f}"] if start > 0 else []
+        self._gen = imageio_ffmpeg.read_frames(self.path, input_params=seek, output_params=_PASSTHROUGH)
         next(self._gen)  # header
-        self._pos = 0
+        self._pos, self._sought = start, start > 0
 
     def _next(self) -> np.ndarray:
         assert self._gen is not None
@@ -327,8 +366,9 @@ class FFmpegReader(VideoReader):
             raw = next(self._gen)
         except StopIteration:
             self.close()
+            how = " (after seeking: the video's timestamps are irregular)" if self._sought else ""
             raise DatasetError(f"video '{self.path}' ended after {self._pos} frames but {self.num_frames} were "
-                               "counted (file changed or truncated?)") from None
+                               f"counted{how or ' (file changed or truncated?)'}") from None
         except RuntimeError as e:
             self.close()
             raise DatasetError(f"cannot decode frame {self._pos} of video '{self.path}': {e}") from e
@@ -339,7 +379,11 @@ class FFmpegReader(VideoReader):
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check(indices)
         wanted = sorted(set(idx))
-        if self._gen is None or wanted[0] < self._pos:
+        first = wanted[0]
+        jump = first - (self._pos if self._gen is not None and first >= self._pos else 0)
+        if self.constant_rate and jump > self.seek_min_frames:
+            self._restart(first)
+        elif self._gen is None or first < self._pos:
             self._restart()
         out: Dict[int, np.ndarray] = {}
         for i in wanted:
@@ -352,7 +396,7 @@ class FFmpegReader(VideoReader):
         if self._gen is not None:
             self._gen.close()  # terminates the ffmpeg subprocess
             self._gen = None
-        self._pos = 0
+        self._pos, self._sought = 0, False
 
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
@@ -364,7 +408,7 @@ class FFmpegReader(VideoReader):
 def open_reader(path: str, cache: Optional[MetaCache] = None, strict: bool = True) -> VideoReader:
     """The reader for ``path`` by its kind (a folder is a frame folder whatever its name, as in FOMM)."""
     if os.path.isdir(path):
-        return FrameFolderReader(path)
+        return FrameFolderReader(path, cache=cache)
     if not os.path.isfile(path):
         raise DatasetError(f"video '{path}' does not exist")
     low = path.lower()
@@ -375,6 +419,6 @@ def open_reader(path: str, cache: Optional[MetaCache] = None, strict: bool = Tru
     if low.endswith(GIF_EXTS):
         return GifReader(path)
     if low.endswith(IMAGE_EXTS):
-        return StripReader(path)
+        return StripReader(path, cache=cache)
     raise DatasetError(f"'{path}' is not a supported video (folder of frames, {', '.join(VIDEO_EXTS + GIF_EXTS)}, "
                        f"or an image strip {', '.join(IMAGE_EXTS)})")

@@ -73,9 +73,10 @@ class FOMMLayoutDataset(VideoDataset):
 
     def __init__(self, root: str, resolution: int = 256, pairs_csv: Optional[str] = None, id_sampling: bool = True,
                  max_frames: Optional[int] = None, crop: str = "center", strict: bool = True,
-                 skip_bad_videos: bool = False, cache_dir: Optional[str] = "auto", name: Optional[str] = None,
-                 **kwargs: Any) -> None:
-        super().__init__(resolution=resolution, **kwargs)
+                 skip_bad_videos: bool = False, cache_dir: Optional[str] = "auto", name: Optional[str] = None) -> None:
+        super().__init__(resolution=resolution)  # no **kwargs: a misspelt config key is an error, not ignored
+        if self.resolution < 1:
+            raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
         if crop not in ("center", "none"):
             raise ValueError(f"crop must be 'center' or 'none', got {crop!r}")
         if max_frames is not None and int(max_frames) < 1:
@@ -121,8 +122,11 @@ class FOMMLayoutDataset(VideoDataset):
             except DatasetError as e:
                 return n, None, str(e)
 
-        with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # ffmpeg runs out of process
-            probed = list(pool.map(probe, names))
+        try:
+            with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:  # ffmpeg runs out of process
+                probed = list(pool.map(probe, names))
+        finally:
+            self._meta.flush()
         errors = [e for _, _, e in probed if e]
         if errors and not self.skip_bad_videos:
             more = f"\n  ... and {len(errors) - 10} more" if len(errors) > 10 else ""
