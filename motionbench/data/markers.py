@@ -1,0 +1,125 @@
+"""Reserved marker colours of the synthetic puppets and the detector that finds them on any image.
+
+Every joint of a puppet carries a small disc of its own fully saturated colour (14 hues on the colour
+wheel, S = V = 1; any two are >= 0.32 apart in RGB). Body and background colours are drawn with chroma (max - min channel) at most
+:data:`MAX_BODY_CHROMA`, and every blend of such colours stays below it, so a pixel close to a reserved
+colour can only come from a marker. The detector needs no neural net: it scores pixels by their distance
+to each reserved colour, picks the densest spot per colour and returns the weighted centroid there, which
+also works on blurry generated frames and says "missing" when no spot is dense enough.
+"""
+from __future__ import annotations
+
+import colorsys
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..metrics.base import KeypointExtractor
+
+__all__ = ["KEYPOINT_NAMES", "NUM_KEYPOINTS", "MARKER_COLORS", "MAX_BODY_CHROMA", "MARKER_RADIUS", "MarkerDetector"]
+
+#: Joint order of the synthetic puppets ("r_" = the puppet's right side, drawn nearer the viewer).
+KEYPOINT_NAMES: Tuple[str, ...] = (
+    "head", "neck",
+    "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist",
+    "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle",
+)
+NUM_KEYPOINTS: int = len(KEYPOINT_NAMES)
+
+#: Body/background colours never exceed this chroma; markers have chroma 1 (RGB distance >= 0.49).
+MAX_BODY_CHROMA: float = 0.4
+
+#: Marker radius as a fraction of the frame height (1.9 px at 64x64).
+MARKER_RADIUS: float = 0.03
+
+
+#: Hue slot (of 14 around the wheel) of each joint, chosen so that joints that are often close to each
+#: other (left/right pairs, a limb's two ends, hands near hips or head) are >= 3 slots (77°) apart.
+_HUE_SLOTS: Tuple[int, ...] = (0, 10, 6, 13, 4, 1, 11, 8, 9, 2, 5, 3, 7, 12)
+
+
+def _palette(slots: Sequence[int]) -> np.ndarray:
+    """Fully saturated colours (S = V = 1) at the given hue slots."""
+    k = len(slots)
+    return np.array([colorsys.hsv_to_rgb(s / k, 1.0, 1.0) for s in slots], np.float32)
+
+
+#: K×3 float32 reserved colours in [0, 1], one per joint of :data:`KEYPOINT_NAMES`.
+MARKER_COLORS: np.ndarray = _palette(_HUE_SLOTS)
+
+
+class MarkerDetector(KeypointExtractor):
+    """Finds the coloured joint markers of synthetic puppets on any image (real renders or generated).
+
+    Per reserved colour: pixel weight ``w = max(0, 1 - d / threshold)`` where ``d`` is the RGB distance to
+    that colour (only for the nearest reserved colour), the densest spot of ``w`` (box filter of the
+    marker's size) locates the marker, and the ``w``-weighted centroid within ``2 r`` of it is the
+    keypoint. A joint is found when the weight mass there is at least ``min_mass`` × the marker's area.
+
+    Args:
+        threshold: RGB distance below which a pixel counts (markers are >= 0.49 from any body colour).
+        radius: marker radius as a fraction of the image height.
+        min_mass: fraction of the marker's disc area that must be matched for "found".
+        colors: K×3 reserved colours (default: the synthetic dataset's palette).
+    """
+
+    name = "markers"
+
+    def __init__(self, threshold: float = 0.3, radius: float = MARKER_RADIUS, min_mass: float = 0.15,
+                 colors: Optional[Sequence[Sequence[float]]] = None) -> None:
+        self.threshold = float(threshold)
+        self.radius = float(radius)
+        self.min_mass = float(min_mass)
+        self.colors = np.asarray(MARKER_COLORS if colors is None else colors, np.float32).reshape(-1, 3)
+        self.num_keypoints = len(self.colors)
+
+    def settings(self) -> dict:
+        """What changes the detections (recorded with AKD/MKR)."""
+        return {"name": self.name, "threshold": self.threshold, "radius": self.radius, "min_mass": self.min_mass,
+                "num_keypoints": self.num_keypoints}
+
+    @torch.no_grad()
+    def __call__(self, images: Tensor, chunk: int = 32) -> Tuple[np.ndarray, np.ndarray]:
+        """N×3×H×W in [0,1] -> (keypoints N×K×2 float32 pixels, x then y; found N×K bool)."""
+        if images.ndim != 4 or images.shape[1] != 3:
+            raise ValueError(f"MarkerDetector expects N×3×H×W images, got shape {tuple(images.shape)}")
+        kps, found = [], []
+        for start in range(0, images.shape[0], chunk):
+            k, f = self._detect(images[start:start + chunk].detach().float().cpu())
+            kps.append(k)
+            found.append(f)
+        if not kps:
+            return np.zeros((0, self.num_keypoints, 2), np.float32), np.zeros((0, self.num_keypoints), bool)
+        return np.concatenate(kps), np.concatenate(found)
+
+    def _detect(self, img: Tensor) -> Tuple[np.ndarray, np.ndarray]:
+        n, _, h, w = img.shape
+        k = self.num_keypoints
+        colors = torch.from_numpy(self.colors)  # K×3
+        pix = img.permute(0, 2, 3, 1).reshape(-1, 3)  # (N·H·W)×3, channels last
+        d2 = (pix.pow(2).sum(1, keepdim=True) - 2 * pix @ colors.T + colors.pow(2).sum(1)[None]).clamp_min(0)
+        d2min, nearest = d2.min(1)
+        score = (1.0 - d2min.sqrt() / self.threshold).clamp_min(0.0)  # only the nearest colour scores
+        weight = torch.zeros(pix.shape[0], k)
+        weight[torch.arange(pix.shape[0]), nearest] = score
+        weight = weight.view(n, h, w, k).permute(0, 3, 1, 2).contiguous()  # N×K×H×W
+        r = max(self.radius * h, 0.5)
+        size = 2 * int(round(r)) + 1
+        density = F.avg_pool2d(weight, size, stride=1, padding=size // 2, count_include_pad=True)
+        peak = density.flatten(2).argmax(2)  # N×K
+        py, px = (peak // w).float(), (peak % w).float()
+        ys = torch.arange(h, dtype=torch.float32).view(1, 1, h, 1)
+        xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, w)
+        window = ((xs - px[..., None, None]) ** 2 + (ys - py[..., None, None]) ** 2) <= (2.0 * r) ** 2
+        wm = weight * window
+        mass = wm.sum((2, 3))
+        safe = mass.clamp_min(1e-8)
+        cx = (wm.sum(2) * xs[:, :, 0]).sum(2) / safe
+        cy = (wm.sum(3) * ys[..., 0]).sum(2) / safe
+        found = (mass >= self.min_mass * np.pi * r * r).numpy()
+        kp = torch.stack([cx, cy], -1).numpy().astype(np.float32)
+        kp[~found] = np.nan
+        return kp, found
