@@ -206,18 +206,26 @@ class GifReader(VideoReader):
             raise DatasetError(f"cannot read GIF '{path}' (truncated or corrupt?): {e}") from e
         if self.num_frames < 1:
             raise DatasetError(f"GIF '{path}' has no frames")
+        self._im: Optional[Image.Image] = None  # kept open between reads: consecutive chunks decode once
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check(indices)
         out: Dict[int, np.ndarray] = {}
         try:
-            with Image.open(self.path) as im:
-                for i in sorted(set(idx)):  # ascending: Pillow seeks forward without re-decoding
-                    im.seek(i)
-                    out[i] = _pil_to_array(im)
+            if self._im is None:
+                self._im = Image.open(self.path)
+            for i in sorted(set(idx)):  # Pillow seeks forward frame by frame (backward restarts at 0)
+                self._im.seek(i)
+                out[i] = _pil_to_array(self._im)
         except Exception as e:  # see above
+            self.close()
             raise DatasetError(f"cannot decode frame of GIF '{self.path}': {e}") from e
         return _stack([out[i] for i in idx])
+
+    def close(self) -> None:
+        if self._im is not None:
+            self._im.close()
+            self._im = None
 
 
 # ------------------------------------------------------------------------------------------ ffmpeg
