@@ -3,7 +3,8 @@
 ``conf/config.yaml`` starts its defaults list with ``motionbench_schema`` (the :class:`Config` dataclass);
 the method / dataset / loss / train / benchmark groups are merged on top of it. Method configs share
 :class:`MethodConfig`'s typed top level (their ``presets`` / ``params`` are free-form official nodes);
-datasets are typed per dataset type (:class:`SyntheticDatasetConfig`, :class:`VideoDatasetConfig`).
+datasets are typed per dataset type (:class:`SyntheticDatasetConfig`, :class:`VideoDatasetConfig`): each
+dataset yaml starts with ``defaults: [<type>_schema, _self_]``.
 """
 from __future__ import annotations
 
@@ -25,6 +26,41 @@ class MethodConfig:
     params: Dict[str, Any] = field(default_factory=dict)  # deep-merged over the preset (official names)
     presets: Dict[str, Any] = field(default_factory=dict)
     train_defaults: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SyntheticDatasetConfig:
+    """conf/dataset/synthetic.yaml (motionbench.data.synthetic.SyntheticDataset's arguments)."""
+
+    name: str = "synthetic"
+    type: str = "synthetic"
+    resolution: int = 64
+    seed: int = 0
+    identities: Dict[str, int] = field(default_factory=lambda: {"train": 256, "test": 8})
+    videos_per_identity: Dict[str, int] = field(default_factory=lambda: {"train": 4, "test": 1})
+    frames_per_video: Dict[str, int] = field(default_factory=lambda: {"train": 64, "test": 32})
+    figure_height: float = 0.8
+    motion_scale: float = 1.0
+    speed: float = 1.0
+    markers: bool = True
+    num_pairs: Optional[int] = None
+
+
+@dataclass
+class VideoDatasetConfig:
+    """FOMM-layout datasets (motionbench.data.video.FOMMLayoutDataset's arguments)."""
+
+    name: str = MISSING
+    type: str = "fomm_layout"
+    root: str = MISSING
+    resolution: int = 256
+    pairs_csv: Optional[str] = None
+    id_sampling: bool = True
+    max_frames: Optional[int] = None
+    crop: str = "center"
+    strict: bool = True
+    skip_bad_videos: bool = False
+    cache_dir: Optional[str] = "auto"
 
 
 @dataclass
@@ -118,4 +154,7 @@ def register_schemas() -> None:
         return
     cs = ConfigStore.instance()
     cs.store(name="motionbench_schema", node=Config)
+    # dataset yamls start their defaults list with the schema of their type
+    cs.store(group="dataset", name="synthetic_schema", node=SyntheticDatasetConfig)
+    cs.store(group="dataset", name="fomm_layout_schema", node=VideoDatasetConfig)
     _registered = True
