@@ -40,6 +40,21 @@ The identity of a video is its name up to the first '#'. Point `dataset.root=...
 _KNOWN_EXTS = VIDEO_EXTS + GIF_EXTS + IMAGE_EXTS
 
 
+def frames_to_tensor(frames: np.ndarray, resolution: int, crop: str = "center") -> Tensor:
+    """N×H×W×3 (uint8 or float in [0,1]) -> float32 N×3×R×R in [0, 1], center-cropped and anti-aliased."""
+    t = torch.from_numpy(np.ascontiguousarray(frames))
+    t = (t.float() / 255.0 if frames.dtype == np.uint8 else t.float()).permute(0, 3, 1, 2)
+    h, w = t.shape[-2:]
+    if crop == "center" and h != w:
+        s = min(h, w)
+        top, left = (h - s) // 2, (w - s) // 2
+        t = t[..., top:top + s, left:left + s]
+    r = int(resolution)
+    if t.shape[-2:] != (r, r):
+        t = F.interpolate(t, size=(r, r), mode="bilinear", align_corners=False, antialias=True).clamp_(0, 1)
+    return t.contiguous()
+
+
 def parse_identity(name: str) -> str:
     """FOMM id: the file name up to the first ``#`` (the whole name, without extension, if there is none)."""
     return name.split("#", 1)[0] if "#" in name else _stem(name)
@@ -189,18 +204,7 @@ class FOMMLayoutDataset(VideoDataset):
             yield idx, self._to_tensor(frames)
 
     def _to_tensor(self, frames: np.ndarray) -> Tensor:
-        """N×H×W×3 (uint8 or float in [0,1]) -> float32 N×3×R×R in [0, 1], center-cropped and anti-aliased."""
-        t = torch.from_numpy(np.ascontiguousarray(frames))
-        t = (t.float() / 255.0 if frames.dtype == np.uint8 else t.float()).permute(0, 3, 1, 2)
-        h, w = t.shape[-2:]
-        if self.crop == "center" and h != w:
-            s = min(h, w)
-            top, left = (h - s) // 2, (w - s) // 2
-            t = t[..., top:top + s, left:left + s]
-        r = self.resolution
-        if t.shape[-2:] != (r, r):
-            t = F.interpolate(t, size=(r, r), mode="bilinear", align_corners=False, antialias=True).clamp_(0, 1)
-        return t.contiguous()
+        return frames_to_tensor(frames, self.resolution, self.crop)
 
     def close(self) -> None:
         """Close open video streams."""
