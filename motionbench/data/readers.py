@@ -333,6 +333,7 @@ class FFmpegReader(VideoReader):
         self.constant_rate = self.fps > 0 and abs(self.num_frames - duration * self.fps) <= 1.0
         self._gen: Optional[Iterator[bytes]] = None
         self._pos, self._sought = 0, False
+        self._last: Optional[Tuple[int, np.ndarray]] = None  # last frame decoded (re-asked for it, no restart)
 
     @staticmethod
     def _probe(path: str, strict: bool) -> dict:
@@ -386,18 +387,23 @@ class FFmpegReader(VideoReader):
 
     def read(self, indices: Sequence[int]) -> np.ndarray:
         idx = self._check(indices)
-        wanted = sorted(set(idx))
-        first = wanted[0]
-        jump = first - (self._pos if self._gen is not None and first >= self._pos else 0)
-        if self.constant_rate and jump > self.seek_min_frames:
-            self._restart(first)
-        elif self._gen is None or first < self._pos:
-            self._restart()
         out: Dict[int, np.ndarray] = {}
+        if self._last is not None and self._last[0] in idx:  # e.g. the source frame 0, then frames 0..15
+            out[self._last[0]] = self._last[1]
+        wanted = sorted(set(idx) - set(out))
+        if wanted:
+            first = wanted[0]
+            jump = first - (self._pos if self._gen is not None and first >= self._pos else 0)
+            if self.constant_rate and jump > self.seek_min_frames:
+                self._restart(first)
+            elif self._gen is None or first < self._pos:
+                self._restart()
         for i in wanted:
             while self._pos < i:
                 self._next()  # decoded and dropped: skipping costs time, not memory
             out[i] = self._next().copy()
+        if wanted:
+            self._last = (wanted[-1], out[wanted[-1]])  # the frame the stream stands after
         return np.stack([out[i] for i in idx])
 
     def close(self) -> None:
