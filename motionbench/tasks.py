@@ -74,6 +74,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     device = resolve_device(cfg.device)
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
+    dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
     model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution)
     metrics = _metric_objects(cfg, dataset, device)
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
