@@ -31,7 +31,7 @@ def test_registry_and_yaml_keys_are_constructor_kwargs():
     cfg = yaml.safe_load(CONF.read_text())
     assert cfg["name"] == "synthetic" and cfg["type"] == "synthetic" and cfg["resolution"] == 64
     params = inspect.signature(SyntheticDataset.__init__).parameters
-    kwargs = {k: v for k, v in cfg.items() if k not in ("name", "type")}
+    kwargs = {k: v for k, v in cfg.items() if k not in ("name", "type", "defaults")}  # defaults: Hydra schema
     assert set(kwargs) <= set(params)
     built = SyntheticDataset(**kwargs)
     described = built.describe()

@@ -190,7 +190,8 @@ def motion_poses(identity: Identity, motion: Motion, frames: np.ndarray, figure_
     amp = _MOTION_AMP * np.where(np.arange(P) < 2, 1.0, motion_scale)
     pose = _MOTION_MEAN[None] + amp[None] * wave
     kp = _keypoint_array(skeleton(identity.lengths, pose))  # body-local, N×K×2
-    rk = np.stack([_rot(kp[:, j], pose[:, 2]) for j in range(kp.shape[1])], 1)
+    c, s = np.cos(pose[:, 2])[:, None], np.sin(pose[:, 2])[:, None]
+    rk = np.stack([c * kp[..., 0] - s * kp[..., 1], s * kp[..., 0] + c * kp[..., 1]], -1)
     lo, hi = rk.min(1), rk.max(1)  # N×2 extents around the root (body units)
     room = 1.0 - 2.0 * margin
     max_scale = np.log(room / (figure_height * np.maximum(hi - lo, 1e-6)))

@@ -4,8 +4,8 @@ Each part (capsule limbs, quad torso, ellipse head, discs for hands and markers)
 batch of frames at once, inside a per-frame window, with coverage ``clip(0.5 - signed distance, 0, 1)``
 (a one-pixel box filter of the edge) and alpha compositing, so edges are anti-aliased without a
 supersampled canvas. Textures live in part-local body units (stripes move with the limb) and are
-box-filtered analytically too; a soft cylindrical shading gives the parts some volume. The background
-is supersampled once per call.
+box-filtered analytically too (as are the background's stripes and checks); a soft cylindrical shading
+gives the parts some volume.
 
 Occlusion: an ownership map keeps, per pixel, which marker dominates it and how much of it is left after
 later parts are composited on top; a marker is *visible* when at least half of its disc area is still its
@@ -27,28 +27,32 @@ ColorFn = Optional[Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]]
 _KP = {name: k for k, name in enumerate(KEYPOINT_NAMES)}
 
 
-def background(identity: Identity, res: int, ss: Optional[int] = None) -> np.ndarray:
-    """res×res×3 float32 background (supersampled ×ss, default up to 512²): two-colour gradient + a pattern."""
-    ss = ss or max(1, min(4, 512 // res))
+def background(identity: Identity, res: int) -> np.ndarray:
+    """res×res×3 float32 background: a two-colour gradient plus a pattern in a third colour.
+
+    Stripes and checks are box-filtered analytically over each pixel (no supersampling needed).
+    """
     kind, ang, period, strength = identity.background
     c1, c2, c3 = identity.colors["background"]
-    size = res * ss
-    g = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
+    g = (np.arange(res, dtype=np.float32) + 0.5) / res - 0.5
     x, y = g[None, :], g[:, None]
     t = ((x * np.cos(ang) + y * np.sin(ang)) / np.sqrt(2.0) + 0.5)[..., None]
     img = c1 * (1 - t) + c2 * t
-    px, py = x * np.cos(ang + 1.0) + y * np.sin(ang + 1.0), y * np.cos(ang + 1.0) - x * np.sin(ang + 1.0)
+    b = ang + 1.0
+    px, py = x * np.cos(b) + y * np.sin(b), y * np.cos(b) - x * np.sin(b)
+    # footprint of a pixel along the rotated axes, in pattern periods
+    fx = np.float32((abs(np.cos(b)) + abs(np.sin(b))) / (res * period))
     if kind == "stripes":
-        m = (np.floor(px / period) % 2) + 0 * py
+        m = _box_square(px / period + 0 * py, fx)
     elif kind == "checks":
-        m = (np.floor(px / period) + np.floor(py / period)) % 2
+        a_, b_ = _box_square(px / period + 0 * py, fx), _box_square(py / period + 0 * px, fx)
+        m = a_ + b_ - 2 * a_ * b_
     elif kind == "waves":
         m = 0.5 + 0.5 * np.sin(2 * np.pi * px / period) * np.sin(2 * np.pi * py / (1.3 * period))
     else:
-        m = np.zeros((size, size), np.float32)
+        m = np.zeros((res, res), np.float32)
     m = (strength * m)[..., None]
-    img = (img * (1 - m) + c3 * m).astype(np.float32)
-    return img.reshape(res, ss, size, 3).mean(1).reshape(res, res, ss, 3).mean(2)
+    return (img * (1 - m) + c3 * m).astype(np.float32)
 
 
 def _box_square(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -56,7 +60,7 @@ def _box_square(x: np.ndarray, w: np.ndarray) -> np.ndarray:
 
     def integral(z: np.ndarray) -> np.ndarray:
         f = np.floor(z / 2)
-        return f + np.clip(z - 2 * f - 1, 0, 1)
+        return f + np.minimum(np.maximum(z - 2 * f - 1, 0), 1)
 
     w = np.maximum(w, 1e-3)
     return (integral(x + w / 2) - integral(x - w / 2)) / w
@@ -91,22 +95,20 @@ class _Canvas:
         self.img = None if bg is None else np.repeat(bg[None], n, 0)
         self.owner = np.full((n, res, res), -1, np.int16)  # dominant marker id
         self.own = np.zeros((n, res, res), np.float32)  # how much of that marker is left
-        self.coord = np.arange(res, dtype=np.float32)
         self.unit = unit.astype(np.float32)  # pixels per body unit, per frame
 
     def window(self, lo: np.ndarray, hi: np.ndarray):
         """Index grids (n×h×1 rows, n×1×w cols) = pixel coordinates covering [lo, hi] (n×2) per frame."""
         R = self.res
-        j0 = np.clip(np.ceil(lo[:, 0]), 0, R).astype(np.int64)
-        j1 = np.clip(np.floor(hi[:, 0]) + 1, 0, R).astype(np.int64)
-        i0 = np.clip(np.ceil(lo[:, 1]), 0, R).astype(np.int64)
-        i1 = np.clip(np.floor(hi[:, 1]) + 1, 0, R).astype(np.int64)
+        start = np.minimum(np.maximum(np.ceil(lo), 0), R).astype(np.int64)  # n×2 (x, y)
+        stop = np.minimum(np.maximum(np.floor(hi) + 1, 0), R).astype(np.int64)
+        j0, i0, j1, i1 = start[:, 0], start[:, 1], stop[:, 0], stop[:, 1]
         w, h = int((j1 - j0).max()), int((i1 - i0).max())
         if w <= 0 or h <= 0:
             return None
         J = np.minimum(j0, R - w)[:, None, None] + np.arange(w)[None, None, :]
         I = np.minimum(i0, R - h)[:, None, None] + np.arange(h)[None, :, None]
-        return I, J
+        return I, J, J.astype(np.float32), I.astype(np.float32)
 
     def paint(self, I: np.ndarray, J: np.ndarray, sd: np.ndarray, label: int, color: ColorFn,
               u: np.ndarray, v: np.ndarray) -> None:
@@ -114,14 +116,14 @@ class _Canvas:
 
         ``label`` >= 0 marks a marker (joint id); ``color=None`` updates the ownership maps only.
         """
-        alpha = np.clip(0.5 - sd, 0.0, 1.0).ravel()
+        alpha = np.minimum(np.maximum(0.5 - sd, 0.0), 1.0).ravel()
         idx = np.flatnonzero(alpha)
         if idx.size == 0:
             return
         al = alpha[idx]
         shape = sd.shape
         grid = (np.arange(self.n)[:, None, None] * self.res + I) * self.res + J  # n×h×w canvas index
-        flat = np.broadcast_to(grid, shape).ravel()[idx] if grid.shape != shape else grid.ravel()[idx]
+        flat = grid.ravel()[idx]
         own = self.own.reshape(-1)
         left = own[flat] * (1 - al)
         if label >= 0:
@@ -131,8 +133,8 @@ class _Canvas:
         own[flat] = left
         if self.img is not None and color is not None:
             unit = self.unit[idx // (shape[1] * shape[2])]
-            uu = np.broadcast_to(u, shape).ravel()[idx] / unit
-            vv = np.broadcast_to(v, shape).ravel()[idx] / unit
+            uu = (u if u.shape == shape else np.broadcast_to(u, shape)).ravel()[idx] / unit
+            vv = (v if v.shape == shape else np.broadcast_to(v, shape)).ravel()[idx] / unit
             img = self.img.reshape(-1, 3)
             img[flat] += (color(uu, vv, 1.0 / unit) - img[flat]) * al[:, None]
 
@@ -141,19 +143,27 @@ class _Canvas:
         win = self.window(np.minimum(p0, p1) - r[:, None] - 1, np.maximum(p0, p1) + r[:, None] + 1)
         if win is None:
             return
-        I, J = win
+        I, J, X, Y = win
         d = p1 - p0
         length = np.hypot(d[:, 0], d[:, 1])
-        ok = length > 1e-6
-        safe = np.where(ok, length, 1.0)
-        ex = np.where(ok, d[:, 0] / safe, 1.0)[:, None, None]
-        ey = np.where(ok, d[:, 1] / safe, 0.0)[:, None, None]
-        dx, dy = self.coord[J] - p0[:, 0, None, None], self.coord[I] - p0[:, 1, None, None]
+        e = d / np.maximum(length, 1e-6)[:, None]
+        e[length <= 1e-6] = (1.0, 0.0)
+        ex, ey = e[:, 0, None, None], e[:, 1, None, None]
+        dx, dy = X - p0[:, 0, None, None], Y - p0[:, 1, None, None]
         u = dx * ex + dy * ey
         v = dy * ex - dx * ey
-        uc = np.clip(u, 0.0, length[:, None, None])
+        uc = np.minimum(np.maximum(u, 0.0), length[:, None, None])
         sd = np.sqrt((u - uc) ** 2 + v ** 2) - r[:, None, None]
         self.paint(I, J, sd, label, color, u, v)
+
+    def disc(self, c: np.ndarray, r: np.ndarray, label: int, color: ColorFn) -> None:
+        """Disc of radius r (n,) around c (n×2); u, v = offsets from the centre."""
+        win = self.window(c - r[:, None] - 1, c + r[:, None] + 1)
+        if win is None:
+            return
+        I, J, X, Y = win
+        u, v = X - c[:, 0, None, None], Y - c[:, 1, None, None]
+        self.paint(I, J, np.sqrt(u * u + v * v) - r[:, None, None], label, color, u, v)
 
     def ellipse(self, c: np.ndarray, a: np.ndarray, b: np.ndarray, ang: np.ndarray, label: int, color: ColorFn) -> None:
         """Ellipse with half-axes a (along ``ang``) and b; distance by the first-order approximation."""
@@ -161,9 +171,9 @@ class _Canvas:
         win = self.window(c - e, c + e)
         if win is None:
             return
-        I, J = win
+        I, J, X, Y = win
         ca, sa = np.cos(ang)[:, None, None], np.sin(ang)[:, None, None]
-        dx, dy = self.coord[J] - c[:, 0, None, None], self.coord[I] - c[:, 1, None, None]
+        dx, dy = X - c[:, 0, None, None], Y - c[:, 1, None, None]
         u, v = dx * ca + dy * sa, dy * ca - dx * sa
         a3, b3 = a[:, None, None], b[:, None, None]
         k = np.sqrt((u / a3) ** 2 + (v / b3) ** 2)
@@ -176,8 +186,7 @@ class _Canvas:
         win = self.window(pts.min(1) - 1, pts.max(1) + 1)
         if win is None:
             return
-        I, J = win
-        X, Y = self.coord[J], self.coord[I]
+        I, J, X, Y = win
         nxt = np.roll(pts, -1, 1)
         sign = np.sign(np.sum(pts[:, :, 0] * nxt[:, :, 1] - nxt[:, :, 0] * pts[:, :, 1], 1))
         sd = None
@@ -204,7 +213,7 @@ def _draw(cv: _Canvas, identity: Identity, P: Dict[str, np.ndarray], rot: np.nda
 
     def marker(name: str) -> None:  # markers=False: ownership only, the image keeps what is below
         col = MARKER_COLORS[_KP[name]]
-        cv.capsule(P[name], P[name], rm * ones, _KP[name], (lambda u, v, px: col) if markers else None)
+        cv.disc(P[name], rm * ones, _KP[name], (lambda u, v, px: col) if markers else None)
 
     for side in ("l", "r"):
         if side == "r":  # torso, neck and head between the far (l) and the near (r) limbs
@@ -218,7 +227,7 @@ def _draw(cv: _Canvas, identity: Identity, P: Dict[str, np.ndarray], rot: np.nda
 
             def head_color(u: np.ndarray, v: np.ndarray, px: np.ndarray) -> np.ndarray:
                 shade = np.maximum(1.0 - 0.25 * ((u / a) ** 2 + (v / b) ** 2), 0.6)[:, None]
-                t = np.clip((hair_line - v) / px + 0.5, 0.0, 1.0)[:, None]
+                t = np.minimum(np.maximum((hair_line - v) / px + 0.5, 0.0), 1.0)[:, None]
                 return (skin + t * (hair - skin)) * shade
 
             cv.ellipse(P["head"], a * unit, b * unit, rot + head, -1, head_color)
@@ -231,7 +240,7 @@ def _draw(cv: _Canvas, identity: Identity, P: Dict[str, np.ndarray], rot: np.nda
             marker(name)
         limb(f"{side}_shoulder", f"{side}_elbow", "upper_arm_r", "shirt")
         limb(f"{side}_elbow", f"{side}_wrist", "forearm_r", "shirt" if identity.sleeves else "skin")
-        limb(f"{side}_hand", f"{side}_hand", "hand_r", "skin")
+        cv.disc(P[f"{side}_hand"], L["hand_r"] * unit, -1, _textured(C["skin"], "plain", 1.0, L["hand_r"]))
         for name in ((f"{side}_shoulder",) if side == "r" else ()) + (f"{side}_elbow", f"{side}_wrist"):
             marker(name)
 
@@ -262,14 +271,19 @@ def render(identity: Identity, pose: np.ndarray, resolution: int, figure_height:
         cv = _Canvas(bg if with_image else None, m, res, scale[sl])
         _draw(cv, identity, {k: v[sl].astype(np.float32) for k, v in world.items()}, rot[sl].astype(np.float32),
               pose[sl, 4].astype(np.float32), rm, markers)
-        frame_ix = np.arange(m)[:, None, None]
-        for k in range(K):
-            win = cv.window(kps[sl, k] - rm - 1, kps[sl, k] + rm + 1)
-            if win is None:
-                continue
-            own = np.where(cv.owner[frame_ix, win[0], win[1]] == k, cv.own[frame_ix, win[0], win[1]], 0.0).sum((1, 2))
-            inside = np.all((kps[sl, k] >= 0) & (kps[sl, k] <= res - 1), 1)
-            vis[sl, k] = inside & (own >= 0.5 * area)
+        # visibility: how much of each marker's disc it still owns (windows for all markers at once)
+        half = int(np.ceil(rm)) + 1
+        off = np.arange(-half, half + 1)
+        centre = np.round(kps[sl]).astype(np.int64)  # m×K×2
+        J = centre[..., 0, None, None] + off[None, None, None, :]  # m×K×1×w
+        I = centre[..., 1, None, None] + off[None, None, :, None]  # m×K×h×1
+        valid = (I >= 0) & (I < res) & (J >= 0) & (J < res)
+        I, J = np.clip(I, 0, res - 1), np.clip(J, 0, res - 1)
+        fr = np.arange(m)[:, None, None, None]
+        mine = (cv.owner[fr, I, J] == np.arange(K)[None, :, None, None]) & valid
+        own = np.where(mine, cv.own[fr, I, J], 0.0).sum((2, 3))
+        inside = np.all((kps[sl] >= 0) & (kps[sl] <= res - 1), -1)
+        vis[sl] = inside & (own >= 0.5 * area)
         if with_image:
             frames[sl] = cv.img
     if frames is not None:

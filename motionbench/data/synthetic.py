@@ -26,6 +26,7 @@ from .puppet_draw import background, render
 __all__ = ["SyntheticDataset"]
 
 _SPLITS = {"train": 1, "test": 2}
+_BG_CACHE_BYTES = 64 << 20  # backgrounds kept per dataset (all 256 train identities at 64², ~80 at 256²)
 PerSplit = Union[int, Mapping[str, int]]
 
 
@@ -153,7 +154,7 @@ class SyntheticDataset(VideoDataset):
         key = (split, i)
         if key not in self._bg_cache:
             self._bg_cache[key] = background(self._identity(split, i), self.resolution)
-            while len(self._bg_cache) > 16:
+            while len(self._bg_cache) > max(4, _BG_CACHE_BYTES // self._bg_cache[key].nbytes):
                 self._bg_cache.popitem(last=False)
         self._bg_cache.move_to_end(key)
         return self._bg_cache[key]
