@@ -77,6 +77,9 @@ class Animator(nn.Module, abc.ABC):
     #: what a training batch must hold: "source"/"driving" are two frames of one video; "other" adds a
     #: frame of a different identity (cross-identity training, e.g. the cross-training method)
     training_inputs: ClassVar[Tuple[str, ...]] = ("source", "driving")
+    #: name prefixes of parameters the official architecture defines but its forward never uses (kept so
+    #: official checkpoints load strictly); the gradient-coverage test skips exactly these
+    unused_parameters: ClassVar[Tuple[str, ...]] = ()
     #: preset used when neither a preset nor a full config is given (see :meth:`presets`)
     default_preset: ClassVar[Optional[str]] = None
 
