@@ -15,7 +15,7 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .markers import MAX_BODY_CHROMA, NUM_KEYPOINTS
+from .markers import KEYPOINT_NAMES, MAX_BODY_CHROMA
 
 __all__ = ["POSE_NAMES", "Identity", "Motion", "sample_identity", "sample_motion", "motion_poses",
            "forward_kinematics", "skeleton"]
@@ -36,7 +36,7 @@ class Identity:
     """Everything that stays fixed for one puppet (proportions in body units, colours in [0,1] RGB)."""
 
     lengths: Dict[str, float]
-    colors: Dict[str, np.ndarray]  # name -> (2, 3): primary, secondary
+    colors: Dict[str, np.ndarray]  # part group -> (2, 3) primary, secondary; "background" -> (3, 3)
     textures: Dict[str, Tuple[str, float]]  # group -> (kind, period in body units)
     background: Tuple[str, float, float, float]  # (kind, direction rad, period, pattern strength)
     sleeves: bool  # forearms in shirt colours (else skin)
@@ -154,7 +154,6 @@ def skeleton(lengths: Dict[str, float], pose: np.ndarray) -> Dict[str, np.ndarra
 
 
 def _keypoint_array(pts: Dict[str, np.ndarray]) -> np.ndarray:
-    from .markers import KEYPOINT_NAMES
     return np.stack([pts[k] for k in KEYPOINT_NAMES], 1)  # N×K×2
 
 
