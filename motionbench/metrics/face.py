@@ -79,7 +79,9 @@ class FaceAlignmentExtractor(KeypointExtractor):
         for i, frame in enumerate(frames):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # "No faces were detected." is a counted miss, not a warning
-                lms = self.fa.get_landmarks_from_image(frame)
+                boxes = self.fa.face_detector.detect_from_image(frame.copy())
+                # landmarks of the first detected face only (what pose-evaluation used: get_landmarks()[0])
+                lms = self.fa.get_landmarks_from_image(frame, detected_faces=list(boxes[:1])) if len(boxes) else None
             if lms:
                 kp[i] = np.asarray(lms[0])[:, :2]
                 found[i] = True

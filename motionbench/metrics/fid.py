@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -101,7 +103,8 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     """
     from pytorch_fid.fid_score import calculate_frechet_distance
 
-    with contextlib.redirect_stdout(open(os.devnull, "w")):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # scipy's sqrtm(disp=...) inside pytorch-fid
         try:
             return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps)), None
         except ValueError:

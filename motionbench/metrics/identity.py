@@ -58,12 +58,22 @@ def _marker_colors() -> Optional[np.ndarray]:
     return None
 
 
+def _max_body_chroma() -> Optional[float]:
+    """Chroma above which a synthetic pixel can only be (blurred) marker colour, plus a small margin."""
+    try:
+        from ..data.markers import MAX_BODY_CHROMA
+    except ImportError:
+        return None
+    return float(MAX_BODY_CHROMA) + 0.05
+
+
 class ColorHistogramEmbedder(IdentityEmbedder):
     """Pose-invariant appearance descriptor of a puppet, computed from the image alone (no weights).
 
     1. background colour b = per-channel median of a ``border``-pixel frame around the image;
-    2. foreground = pixels with ||rgb - b||₂ > ``threshold``, minus pixels within ``marker_tolerance`` of a
-       reserved marker colour (markers encode pose, not identity);
+    2. foreground = pixels farther than ``threshold`` (RGB distance) from b, minus
+       marker pixels: within ``marker_tolerance`` of a reserved marker colour or more saturated than
+       ``max_chroma`` (markers encode pose, not identity; defaults from :mod:`motionbench.data.markers`);
     3. descriptor = soft (trilinear) ``bins``³ RGB histogram of the foreground, normalised to sum 1, followed
        by ``background_weight`` · b (the background is part of a synthetic identity).
     Colour proportions of the body parts do not change with pose, translation or scale, so the distance
@@ -74,30 +84,45 @@ class ColorHistogramEmbedder(IdentityEmbedder):
 
     def __init__(self, bins: int = 8, border: int = 2, threshold: float = 0.15, background_weight: float = 0.5,
                  marker_colors: Optional[Sequence[Sequence[float]]] = None, marker_tolerance: float = 0.08,
-                 **_: Any) -> None:
+                 max_chroma: Optional[float] = -1.0, **_: Any) -> None:
         if bins < 2:
             raise ValueError("color_histogram: bins must be >= 2")
         self.bins, self.border, self.threshold = int(bins), int(border), float(threshold)
         self.background_weight, self.marker_tolerance = float(background_weight), float(marker_tolerance)
         cols = _marker_colors() if marker_colors is None else np.asarray(marker_colors, np.float64).reshape(-1, 3)
         self.marker_colors = cols if cols is not None and len(cols) else None
+        if max_chroma is not None and max_chroma < 0:  # default: the synthetic renderer's body-colour limit
+            max_chroma = _max_body_chroma()
+        self.max_chroma = None if max_chroma is None else float(max_chroma)
 
     def settings(self) -> Dict[str, Any]:
         return {"bins": self.bins, "border": self.border, "threshold": self.threshold,
-                "background_weight": self.background_weight,
+                "background_weight": self.background_weight, "max_chroma": self.max_chroma,
                 "marker_colors_ignored": 0 if self.marker_colors is None else len(self.marker_colors)}
+
+    def _background(self, img: np.ndarray) -> np.ndarray:
+        """Per-channel median of a ``border``-pixel frame around the image (robust to limbs touching it)."""
+        b = self.border
+        frame = np.concatenate([img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3),
+                                img[b:-b, :b].reshape(-1, 3), img[b:-b, -b:].reshape(-1, 3)])
+        return np.median(frame, axis=0)
+
+    def foreground(self, img: np.ndarray) -> np.ndarray:
+        """H·W bool mask: farther than ``threshold`` from the background colour, and not marker-coloured."""
+        px = img.reshape(-1, 3)
+        fg = np.linalg.norm(px - self._background(img), axis=1) > self.threshold
+        if self.max_chroma is not None:
+            fg &= (px.max(1) - px.min(1)) <= self.max_chroma  # only markers (and their blur) are more saturated
+        if self.marker_colors is not None:
+            dist = np.linalg.norm(px[:, None, :] - self.marker_colors[None].astype(np.float32), axis=2).min(axis=1)
+            fg &= dist > self.marker_tolerance
+        return fg
 
     def embed_one(self, img: np.ndarray) -> np.ndarray:
         """H×W×3 float [0,1] -> descriptor of length bins³ + 3."""
-        b, B = self.border, self.bins
-        frame = np.concatenate([img[:b].reshape(-1, 3), img[-b:].reshape(-1, 3),
-                                img[b:-b, :b].reshape(-1, 3), img[b:-b, -b:].reshape(-1, 3)])
-        bg = np.median(frame, axis=0)
+        B = self.bins
         px = img.reshape(-1, 3)
-        fg = np.linalg.norm(px - bg, axis=1) > self.threshold
-        if self.marker_colors is not None:
-            dist = np.linalg.norm(px[:, None, :] - self.marker_colors[None], axis=2).min(axis=1)
-            fg &= dist > self.marker_tolerance
+        fg = self.foreground(img)
         out = np.full(B ** 3 + 3, np.nan)
         if not fg.any():
             return out
@@ -111,7 +136,7 @@ class ColorHistogramEmbedder(IdentityEmbedder):
             w = np.prod(np.where(bits == 1, frac, 1.0 - frac), axis=1)
             np.add.at(hist, (idx[:, 0] * B + idx[:, 1]) * B + idx[:, 2], w)
         out[:-3] = hist / hist.sum()
-        out[-3:] = self.background_weight * bg
+        out[-3:] = self.background_weight * self._background(img)
         return out
 
     def __call__(self, images: Tensor) -> np.ndarray:

@@ -1,0 +1,109 @@
+"""FID / KID against pytorch-fid and a direct computation; the real-frame statistics cache."""
+import numpy as np
+import pytest
+import torch
+from pytorch_fid.fid_score import calculate_frechet_distance
+
+from motionbench.metrics import MetricContext, MetricError
+from motionbench.metrics.base import FrameBatch
+from motionbench.metrics.fid import FID, KID, kid_unbiased
+
+D = 8
+
+
+class CountingFeatures:
+    """A cheap deterministic feature map (mean colour + a fixed projection), counting the images it sees."""
+
+    __name__ = "counting"
+
+    def __init__(self):
+        self.proj = torch.randn(3 * 4 * 4, D - 3, generator=torch.Generator().manual_seed(0))
+        self.seen = 0
+
+    def __call__(self, x):
+        self.seen += len(x)
+        small = torch.nn.functional.adaptive_avg_pool2d(x, 4).reshape(len(x), -1)
+        return torch.cat([x.mean((2, 3)), small @ self.proj], 1).double().numpy()
+
+
+def _batches(seed, n_videos=3, n=12, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for v in range(n_videos):
+        real = torch.rand(n, 3, 16, 16, generator=g)
+        gen = (real + shift + 0.1 * torch.randn(n, 3, 16, 16, generator=g)).clamp(0, 1)
+        out.append(FrameBatch(generated=gen, target=real, source=real[0], driving=real, video=f"v{v}",
+                              protocol="same_identity", frame_indices=list(range(n))))
+    return out
+
+
+def _run(metric, batches):
+    metric.reset()
+    for b in batches:
+        metric.update(b)
+    return metric.compute()
+
+
+def test_fid_equals_pytorch_fid_on_same_features(tmp_path):
+    feats = CountingFeatures()
+    batches = _batches(0, shift=0.15)
+    res = _run(FID(MetricContext(cache_dir=str(tmp_path)), extractor=feats), batches)["fid"]
+    fake = np.concatenate([feats(b.generated) for b in batches])
+    real = np.concatenate([feats(b.driving) for b in batches])
+    ref = calculate_frechet_distance(fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False))
+    assert res["value"] == pytest.approx(ref, rel=1e-9) and res["value"] > 0.01
+    assert res["n"] == 36 and res["n_real"] == 36
+
+
+def test_fid_of_a_set_with_itself_is_zero(tmp_path):
+    batches = _batches(1)
+    for b in batches:
+        b.generated = b.driving
+    res = _run(FID(MetricContext(cache_dir=str(tmp_path)), extractor=CountingFeatures()), batches)["fid"]
+    assert abs(res["value"]) < 1e-6
+
+
+def test_kid_matches_direct_computation(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, D)), rng.normal(0.3, 1.0, size=(25, D))
+
+    def k(a, b):
+        return (a @ b / D + 1.0) ** 3
+
+    m = 20
+    ref = (sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+           + sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+           - 2 * sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m))
+    # subsets of size m from y (25) vary; with y cut to m samples every subset is the whole set
+    mean, std, size = kid_unbiased(real=y[:m], fake=x, num_subsets=5, subset_size=1000)
+    assert size == m and mean == pytest.approx(ref, rel=1e-9) and std < 1e-9
+    mean2, std2, size2 = kid_unbiased(real=y, fake=x, num_subsets=50, subset_size=10)
+    assert size2 == 10 and std2 > 0 and abs(mean2 - ref) < 3 * std2 + 0.05
+    # through the metric: same features in, same number out
+    feats = CountingFeatures()
+    batches = _batches(2, shift=0.2)
+    res = _run(KID(MetricContext(cache_dir=str(tmp_path)), extractor=feats, num_subsets=3), batches)["kid"]
+    fake = np.concatenate([feats(b.generated) for b in batches])
+    real = np.concatenate([feats(b.driving) for b in batches])
+    assert res["value"] == pytest.approx(kid_unbiased(real, fake, 3, 1000)[0], rel=1e-12)
+    assert res["subset_size"] == 36 and res["value"] > 0
+
+
+def test_real_statistics_cache_hit_and_stale_cache(tmp_path):
+    ctx = MetricContext(dataset="synthetic", resolution=16, cache_dir=str(tmp_path), frame_selection="test/all")
+    batches = _batches(3, shift=0.1)
+    first_feats = CountingFeatures()
+    first = _run(FID(ctx, extractor=first_feats), batches)["fid"]
+    assert first["cache"] == "miss" and first_feats.seen == 72  # generated + real
+    assert len(list(tmp_path.glob("synthetic_16_same_identity_*.npz"))) == 1
+    second_feats = CountingFeatures()
+    second = _run(FID(ctx, extractor=second_feats), batches)["fid"]
+    assert second["cache"] == "hit" and second_feats.seen == 36  # real frames not recomputed
+    assert second["value"] == pytest.approx(first["value"], rel=1e-6)
+    kid = _run(KID(ctx, extractor=CountingFeatures(), num_subsets=2), batches)["kid"]  # shares the cache
+    assert kid["cache"] == "hit"
+    other = _batches(4, n_videos=2)  # other frames under the same key -> refused, not silently wrong
+    with pytest.raises(MetricError, match="delete the file"):
+        _run(FID(ctx, extractor=CountingFeatures()), other)
+    nocache = _run(FID(ctx, extractor=CountingFeatures(), cache=False), batches)["fid"]
+    assert nocache["cache"] == "off" and nocache["value"] == pytest.approx(first["value"], rel=1e-6)
