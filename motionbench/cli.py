@@ -2,6 +2,7 @@
 
 * ``python -m motionbench list [methods|datasets|metrics|keypoints|identity]``
 * ``python -m motionbench weights`` — every pretrained file, where it must be, present or not.
+* ``python -m motionbench leaderboard [CSV] [--plot PNG]`` — markdown tables (and a bar plot) of a leaderboard.
 
 Errors a user can fix (bad data, unknown names, missing weights, bad checkpoints) are printed as one
 ``motionbench: error: ...`` line and exit with status 2; set ``MOTIONBENCH_DEBUG=1`` for the traceback.
@@ -109,6 +110,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             from .tasks import list_task
 
             print(list_task(argv[1] if len(argv) > 1 else "all"))
+            return
+        if argv and argv[0] == "leaderboard":
+            from .leaderboard import main as leaderboard_main
+
+            leaderboard_main(argv[1:])
             return
         if argv and argv[0] == "weights":
             from .tasks import weights_task
