@@ -254,3 +254,37 @@ def test_find_best_frame_selection_logic():
         return np.stack(kps), found
 
     assert find_best_frame(torch.rand(3, 8, 8), torch.rand(4, 3, 8, 8), detector=detector) == 1
+
+
+def test_find_best_frame_sets_the_reference_for_every_chunk(monkeypatch):
+    import motionbench.methods.fomm.animator as fomm_animator
+
+    calls = []
+    monkeypatch.setattr(fomm_animator, "best_frames", lambda s, c: calls.append(c.shape[1]) or [1])
+    torch.manual_seed(0)
+    model = FOMMAnimator.build("tiny").eval()
+    src, clip = torch.rand(1, 3, 64, 64), torch.rand(1, 4, 3, 64, 64)
+    expected = model.animate(src, clip, mode="relative", driving_ref=clip[:, 1])
+    assert max_err(model.animate(src, clip, mode="relative", find_best_frame=True), expected) == 0
+    state = model.encode_source(src)  # streamed: the first call's choice is kept for the later chunks
+    parts = [model.animate(src, clip[:, i:i + 2], mode="relative", source_state=state, find_best_frame=True)
+             for i in (0, 2)]
+    assert calls == [4, 2]
+    assert max_err(torch.cat(parts, dim=1), expected) < ATOL
+
+
+def test_channels_last_inference_matches_contiguous():
+    torch.manual_seed(0)
+    model = FOMMAnimator.build("tiny").eval()
+    src, clip = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 3, 64, 64)
+    a = model.animate(src, clip, mode="relative")
+    model.channels_last = False
+    assert max_err(a, model.animate(src, clip, mode="relative")) < ATOL
+
+
+def test_zeroth_order_config_animates():
+    """estimate_jacobian: false (the paper's zeroth-order ablation): no Jacobians anywhere."""
+    model = FOMMAnimator.build("tiny", common_params={"estimate_jacobian": False}).eval()
+    assert model.kp_detector.jacobian is None
+    out = model.animate(torch.rand(1, 3, 64, 64), torch.rand(1, 2, 3, 64, 64), mode="relative")
+    assert out.shape == (1, 2, 3, 64, 64) and torch.isfinite(out).all()

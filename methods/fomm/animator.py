@@ -10,6 +10,8 @@ Same network as AliaksandrSiarohin/first-order-model: ``self.generator``, ``self
   checkpoints were trained with; False is what the unmodified official code does on torch ≥ 1.3.
 - ``normalization_params`` — relative-mode defaults (official ``normalize_kp`` options).
 - ``chunk_size`` — driving frames per forward pass of the fast path.
+- ``channels_last`` — run inference convolutions in NHWC memory format (faster with oneDNN / cuDNN; the
+  weights and the state dict are unchanged, training is unaffected).
 
 Inference encodes the source once (keypoints, generator features, downsampled source) and animates the
 driving frames in batches of ``chunk_size`` (B×T flattened) under ``torch.inference_mode()`` in eval mode.
@@ -44,11 +46,11 @@ class FOMMAnimator(Animator):
     def __init__(self, common_params: Mapping[str, Any], kp_detector_params: Mapping[str, Any],
                  generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
                  align_corners: bool = True, normalization_params: Optional[Mapping[str, Any]] = None,
-                 chunk_size: int = 4) -> None:
+                 chunk_size: int = 4, channels_last: bool = True) -> None:
         super().__init__(common_params=common_params, kp_detector_params=kp_detector_params,
                          generator_params=generator_params, discriminator_params=discriminator_params,
                          align_corners=align_corners, normalization_params=normalization_params,
-                         chunk_size=chunk_size)
+                         chunk_size=chunk_size, channels_last=channels_last)
         common = dict(common_params)
         self.align_corners = bool(align_corners)
         self.generator = OcclusionAwareGenerator(**dict(generator_params), **common, align_corners=self.align_corners)
@@ -62,12 +64,19 @@ class FOMMAnimator(Animator):
         if int(chunk_size) < 1:
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size = int(chunk_size)
+        self.channels_last = bool(channels_last)
         self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
 
     # ------------------------------------------------------------------ inference
     def _no_grad_ctx(self):
         """inference_mode in eval mode; ordinary autograd in training mode."""
         return torch.inference_mode(not self.training)
+
+    def _fmt(self, images: Tensor) -> Tensor:
+        """NHWC copy of B×C×H×W images for inference when ``channels_last`` (convs then stay NHWC)."""
+        if self.channels_last and not self.training:
+            return images.contiguous(memory_format=torch.channels_last)
+        return images
 
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×K×2 (x, y) in [-1, 1], "jacobian": B×K×2×2}`` for B×3×H×W images in [0, 1]."""
@@ -77,10 +86,11 @@ class FOMMAnimator(Animator):
     def encode_source(self, source: Tensor) -> SourceState:
         """Source keypoints, the generator's encoded features and the dense-motion-resolution source."""
         with self._no_grad_ctx():
-            state: SourceState = {"source": source, "kp_source": self.kp_detector(source),
-                                  "features": self.generator.encode(source)}
+            src = self._fmt(source)
+            state: SourceState = {"source": source, "kp_source": self.kp_detector(src),
+                                  "features": self.generator.encode(src)}
             if self.generator.dense_motion_network is not None:
-                state["source_down"] = self.generator.dense_motion_network.downsample(source)
+                state["source_down"] = self.generator.dense_motion_network.downsample(src)
         return state
 
     def animate_state(self, state: SourceState, driving: Tensor, *, mode: str, driving_ref: Optional[Tensor],
@@ -89,9 +99,12 @@ class FOMMAnimator(Animator):
                       chunk_size: Optional[int] = None) -> Tensor:
         """Animate B×T driving frames from an encoded source, ``chunk_size`` frames per forward pass.
 
-        Relative mode follows the official ``normalize_kp`` (defaults from ``normalization_params``);
-        ``find_best_frame`` (relative mode, faces, needs face-alignment weights) uses the driving frame whose
-        landmarks best match the source as the reference, which equals the demo's forward/backward split.
+        Relative mode follows the official ``normalize_kp`` (defaults from ``normalization_params``).
+        ``find_best_frame`` (relative mode, faces, needs the face-alignment weights) replaces ``driving_ref`` by
+        the driving frame whose landmarks best match the source, which is what the demo's forward/backward
+        split amounts to. It searches the frames of the first call with a given ``state`` and keeps that
+        reference for later chunks; for the demo's whole-video search pass the whole clip at once (or find
+        the frame with :func:`~motionbench.methods.fomm.normalize.find_best_frame` and pass ``driving_ref``).
         """
         b, t = driving.shape[:2]
         frames = driving.reshape(b * t, *driving.shape[2:])
@@ -107,9 +120,11 @@ class FOMMAnimator(Animator):
             kp_ref, scale = None, None
             if mode == "relative":
                 if find_best_frame:
-                    idx = torch.as_tensor(best_frames(state["source"], driving), device=driving.device)
-                    driving_ref = driving[torch.arange(b, device=driving.device), idx]
-                kp_ref = self.kp_detector(driving_ref)
+                    if "best_frame_ref" not in state:  # chosen once per source state: chunks share the reference
+                        idx = torch.as_tensor(best_frames(state["source"], driving), device=driving.device)
+                        state["best_frame_ref"] = driving[torch.arange(b, device=driving.device), idx].clone()
+                    driving_ref = state["best_frame_ref"]
+                kp_ref = self.kp_detector(self._fmt(driving_ref))
                 if norm["adapt_movement_scale"] and norm["use_relative_movement"]:
                     scale = movement_scale(kp_source["value"], kp_ref["value"])
             output = driving.new_empty(frames.shape)
@@ -122,14 +137,14 @@ class FOMMAnimator(Animator):
     def _animate_frames(self, state: SourceState, frames: Tensor, owner: Tensor, kp_ref: Optional[Dict[str, Tensor]],
                         scale: Optional[Tensor], norm: Mapping[str, bool]) -> Tensor:
         kp_source = {k: v[owner] for k, v in state["kp_source"].items()}
-        kp_driving = self.kp_detector(frames)
+        kp_driving = self.kp_detector(self._fmt(frames))
         if kp_ref is not None:
             kp_driving = normalize_kp(kp_source, kp_driving, {k: v[owner] for k, v in kp_ref.items()},
                                       scale=None if scale is None else scale[owner.cpu()], **norm)
         if "source_down" in state:
             source, downsampled = state["source_down"][owner], True
         else:
-            source, downsampled = state["source"][owner], False
+            source, downsampled = self._fmt(state["source"][owner]), False
         out = self.generator.animate_features(state["features"][owner], source, kp_driving, kp_source,
                                               source_downsampled=downsampled, with_deformed=False)
         return out["prediction"]
@@ -154,13 +169,14 @@ class FOMMAnimator(Animator):
                         ) -> "FOMMAnimator":
         """Official ``*.pth.tar`` (``generator``, ``kp_detector``, optional ``discriminator``, optimisers,
         ``epoch``) built from ``preset`` (default vox-256) + ``overrides``; else a motionbench checkpoint.
+        The model is returned in eval mode.
 
         Every part present in the file is loaded strictly; a part that does not fit raises
         :class:`CheckpointError` naming the missing / unexpected / mis-shaped keys.
         """
         data = cls.load_file(path)
         if data.get("format") == CHECKPOINT_FORMAT or not ("generator" in data or "kp_detector" in data):
-            return super().from_checkpoint(path, preset=preset, **overrides)
+            return super().from_checkpoint(path, preset=preset, **overrides).eval()
         absent = [k for k in ("generator", "kp_detector") if not isinstance(data.get(k), Mapping)]
         if absent:
             raise CheckpointError(f"checkpoint {path}: official FOMM layout without {', '.join(absent)} "

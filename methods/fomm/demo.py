@@ -6,7 +6,8 @@ benchmarked against; use ``animate`` for real work.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+import time
+from typing import TYPE_CHECKING, List, Optional
 
 import torch
 from torch import Tensor
@@ -20,18 +21,25 @@ __all__ = ["make_animation"]
 
 
 def make_animation(model: "FOMMAnimator", source: Tensor, driving: Tensor, relative: bool = True,
-                   adapt_movement_scale: bool = True, driving_ref: Optional[Tensor] = None) -> Tensor:
-    """Per-frame loop for one source (1×3×H×W) and one clip (T×3×H×W) → T×3×H×W predictions."""
+                   adapt_movement_scale: bool = True, driving_ref: Optional[Tensor] = None,
+                   frame_times: Optional[List[float]] = None) -> Tensor:
+    """Per-frame loop for one source (1×3×H×W) and one clip (T×3×H×W) → T×3×H×W predictions.
+
+    ``frame_times`` (a list) receives the wall time of each frame's iteration (for benchmarks).
+    """
     with torch.no_grad():
         kp_source = model.kp_detector(source)
         ref = driving[:1] if driving_ref is None else driving_ref
         kp_driving_initial = model.kp_detector(ref)
         predictions = []
         for frame_idx in range(driving.shape[0]):
+            t0 = time.perf_counter()
             kp_driving = model.kp_detector(driving[frame_idx:frame_idx + 1])
             kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
                                    use_relative_movement=relative, use_relative_jacobian=relative,
                                    adapt_movement_scale=adapt_movement_scale)
             out = model.generator(source, kp_source=kp_source, kp_driving=kp_norm)
             predictions.append(out["prediction"])
+            if frame_times is not None:
+                frame_times.append(time.perf_counter() - t0)
     return torch.cat(predictions)

@@ -86,7 +86,10 @@ class DenseMotionNetwork(nn.Module):
         deformed_source = self.create_deformed_source_image(source_image, motions)
         out = {"sparse_deformed": deformed_source}
 
-        prediction = self.hourglass(torch.cat([heatmap, deformed_source], dim=2).view(bs, -1, h, w))
+        inp = torch.cat([heatmap, deformed_source], dim=2).view(bs, -1, h, w)
+        if source_image.is_contiguous(memory_format=torch.channels_last) and not source_image.is_contiguous():
+            inp = inp.contiguous(memory_format=torch.channels_last)  # follow the caller's memory format
+        prediction = self.hourglass(inp)
         mask = F.softmax(self.mask(prediction), dim=1)
         out["mask"] = mask
         out["deformation"] = (motions * mask.unsqueeze(-1)).sum(dim=1)

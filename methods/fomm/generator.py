@@ -22,6 +22,10 @@ __all__ = ["OcclusionAwareGenerator"]
 KP = Dict[str, Tensor]
 
 
+def _channels_last(x: Tensor) -> bool:
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
 class OcclusionAwareGenerator(nn.Module):
     """Johnson-style generator driven by keypoints; outputs images in [0, 1]."""
 
@@ -100,6 +104,8 @@ class OcclusionAwareGenerator(nn.Module):
                     occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
                                                   align_corners=False)
                 out = out * occlusion_map
+            if _channels_last(features):  # keep the decoder in the caller's memory format (grid_sample returns NCHW)
+                out = out.contiguous(memory_format=torch.channels_last)
             if with_deformed:
                 if source_downsampled:
                     raise ValueError("with_deformed=True needs the full-resolution source image")

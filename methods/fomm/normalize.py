@@ -60,7 +60,7 @@ def normalize_kp(kp_source: KP, kp_driving: KP, kp_driving_initial: KP, adapt_mo
             else:
                 diff = diff * scale.to(diff.dtype).to(diff.device).view(-1, *([1] * (diff.dim() - 1)))
         kp_new["value"] = diff + kp_source["value"]
-        if use_relative_jacobian:
+        if use_relative_jacobian and "jacobian" in kp_driving:  # zeroth-order models have no Jacobians
             jacobian_diff = torch.matmul(kp_driving["jacobian"], torch.inverse(kp_driving_initial["jacobian"]))
             kp_new["jacobian"] = torch.matmul(jacobian_diff, kp_source["jacobian"])
     return kp_new
