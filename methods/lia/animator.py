@@ -114,12 +114,21 @@ class LIAAnimator(Animator):
         with self._no_grad_ctx():
             q = gen.dec.direction.basis()
             wa, feats, alpha_source = state["wa"], state["feats"], state["alpha_source"]
-            alpha_start = gen.enc.enc_motion(driving_ref * 2 - 1) if mode == "relative" else None
+            # motion codes of every frame first (B·T × motion_dim): the reference frame, when it is the
+            # first driving frame (the default), is then not encoded twice
+            alphas = torch.cat([gen.enc.enc_motion(frames[i:i + self.chunk_size] * 2 - 1)
+                                for i in range(0, b * t, self.chunk_size)])
+            alpha_start = None
+            if mode == "relative":
+                first = driving[:, 0]
+                same = (driving_ref.shape == first.shape and driving_ref.stride() == first.stride()
+                        and driving_ref.data_ptr() == first.data_ptr())
+                alpha_start = alphas[::t] if same else gen.enc.enc_motion(driving_ref * 2 - 1)
             outs = []
             for start in range(0, b * t, self.chunk_size):
                 x = frames[start:start + self.chunk_size]
                 idx = torch.arange(start, start + x.shape[0], device=x.device) // t
-                alpha = [gen.enc.enc_motion(x * 2 - 1)]
+                alpha = [alphas[start:start + x.shape[0]]]
                 if alpha_start is not None:
                     alpha += [self._select(alpha_source, idx), self._select(alpha_start, idx)]
                 latent = gen.dec.latent(self._select(wa, idx), alpha, q)

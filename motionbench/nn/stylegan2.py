@@ -1,16 +1,16 @@
 """StyleGAN2 building blocks in plain PyTorch (no CUDA extensions), shared by LIA and IMF.
 
 Module and parameter names follow rosinality's stylegan2-pytorch as vendored by the official LIA code,
-so state dicts load 1:1 (``*.kernel`` FIR buffers are persistent, as there). The computations are
-the same functions, rearranged for speed where that changes only float rounding:
+so state dicts load 1:1 (``*.kernel`` FIR buffers are persistent, as there). The computations are the
+same functions, rearranged for speed where that changes only float rounding (see
+:mod:`motionbench.nn.stylegan2_ops` for the operations):
 
-* ``upfirdn2d`` runs the FIR filter as one depthwise convolution (stride = down-sampling factor, a
-  transposed depthwise convolution for up-sampling) instead of zero-insertion + a full-resolution
-  single-channel convolution followed by sub-sampling.
 * ``ModulatedConv2d`` scales the input by the style and the output by the demodulation coefficients
-  ("unfused" form, Karras et al. 2020, App. B) so a batch shares one ordinary convolution instead of a
-  grouped convolution with per-sample weights.
-* Without autograd, activations are applied in place.
+  ("unfused" form, Karras et al. 2020, App. B), so a batch shares one ordinary convolution instead of a
+  grouped convolution with per-sample weights; its stride-2 up-sampling runs as an ordinary convolution
+  over the four output phases, and the blur comes before the (per-channel) demodulation.
+* Without autograd, bias + leaky ReLU + gain run in place and fold into the preceding convolution or
+  demodulation (leaky ReLU is positively homogeneous: lrelu(z)·c = lrelu(z·c) for c > 0).
 """
 from __future__ import annotations
 
@@ -21,12 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .stylegan2_ops import (SQRT2, conv_transpose3x3_s2, derived, fir_filter, fused_leaky_relu, make_kernel,
+                            phase_weight, upfirdn2d)
+
 __all__ = ["make_kernel", "upfirdn2d", "fused_leaky_relu", "FusedLeakyReLU", "ScaledLeakyReLU", "Blur",
            "Upsample", "Downsample", "EqualConv2d", "EqualLinear", "ModulatedConv2d", "NoiseInjection",
            "ConstantInput", "StyledConv", "ConvLayer", "ResBlock", "ToRGB", "StyleGAN2Discriminator",
            "stylegan2_channels"]
-
-SQRT2 = 2 ** 0.5
 
 
 def stylegan2_channels(channel_multiplier: int = 1, channel_max: Optional[int] = None) -> Dict[int, int]:
@@ -35,49 +36,6 @@ def stylegan2_channels(channel_multiplier: int = 1, channel_max: Optional[int] =
     table = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * cm, 128: 128 * cm, 256: 64 * cm,
              512: 32 * cm, 1024: 16 * cm}
     return {k: (v if channel_max is None else min(v, channel_max)) for k, v in table.items()}
-
-
-def make_kernel(k: Sequence[float]) -> Tensor:
-    """Normalised 2-D FIR kernel: outer product of a 1-D kernel with itself, summing to 1."""
-    k = torch.tensor(k, dtype=torch.float32)
-    if k.ndim == 1:
-        k = k[None, :] * k[:, None]
-    return k / k.sum()
-
-
-def _crop_pad(x: Tensor, left: int, right: int) -> Tensor:
-    """Pad (positive) or crop (negative) the two spatial dims by the same amounts."""
-    if left == 0 and right == 0:
-        return x
-    return F.pad(x, [left, right, left, right])
-
-
-def upfirdn2d(x: Tensor, kernel: Tensor, up: int = 1, down: int = 1, pad: Tuple[int, int] = (0, 0)) -> Tensor:
-    """Up-sample (zero insertion), pad, convolve with ``kernel`` (true convolution), down-sample.
-
-    Same result as StyleGAN2's ``upfirdn2d_native`` (square factors and pads), computed as one
-    depthwise (transposed) convolution so no work is spent on inserted zeros or dropped outputs.
-    """
-    n, c, h, w = x.shape
-    kh, kw = kernel.shape
-    p0, p1 = pad
-    weight = kernel.to(dtype=x.dtype, device=x.device)
-    if up == 1:
-        x = _crop_pad(x, p0, p1)
-        weight = torch.flip(weight, [0, 1]).expand(c, 1, kh, kw)
-        return F.conv2d(x, weight, stride=down, groups=c)
-    # zero-insertion + correlation with flip(kernel) == transposed conv with kernel, then crop/pad
-    out = F.conv_transpose2d(x, weight.expand(c, 1, kh, kw), stride=up, groups=c)
-    out = _crop_pad(out, p0 - (kh - 1), up + p1 - kh)
-    return out[:, :, ::down, ::down] if down > 1 else out
-
-
-def fused_leaky_relu(x: Tensor, bias: Tensor, negative_slope: float = 0.2, scale: float = SQRT2,
-                     inplace: bool = False) -> Tensor:
-    """leaky_relu(x + bias) * scale; ``inplace`` overwrites ``x`` (only without autograd)."""
-    if inplace and not torch.is_grad_enabled():
-        return F.leaky_relu_(x.add_(bias), negative_slope).mul_(scale)
-    return F.leaky_relu(x + bias, negative_slope) * scale
 
 
 class FusedLeakyReLU(nn.Module):
@@ -154,8 +112,12 @@ class EqualConv2d(nn.Module):
         self.padding = padding
         self.bias = nn.Parameter(torch.zeros(out_channel)) if bias else None
 
+    def scaled_weight(self, gain: float = 1.0) -> Tensor:
+        """weight · scale · gain (cached while autograd is off)."""
+        return derived(self, f"w{gain!r}", self.weight, lambda: self.weight * (self.scale * gain))
+
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(x, self.weight * self.scale, bias=self.bias, stride=self.stride, padding=self.padding)
+        return F.conv2d(x, self.scaled_weight(), bias=self.bias, stride=self.stride, padding=self.padding)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.weight.shape[1]}, {self.weight.shape[0]}, {self.weight.shape[2]}, "
@@ -175,10 +137,11 @@ class EqualLinear(nn.Module):
         self.lr_mul = lr_mul
 
     def forward(self, x: Tensor) -> Tensor:
+        weight = derived(self, "w", self.weight, lambda: self.weight * self.scale)
         if self.activation:
-            return fused_leaky_relu(F.linear(x, self.weight * self.scale), self.bias * self.lr_mul, inplace=True)
+            return fused_leaky_relu(F.linear(x, weight), self.bias * self.lr_mul, inplace=True)
         bias = self.bias * self.lr_mul if self.bias is not None else None
-        return F.linear(x, self.weight * self.scale, bias=bias)
+        return F.linear(x, weight, bias=bias)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.weight.shape[1]}, {self.weight.shape[0]})"
@@ -214,24 +177,35 @@ class ModulatedConv2d(nn.Module):
         return (f"{type(self).__name__}({self.in_channel}, {self.out_channel}, {self.kernel_size}, "
                 f"upsample={self.upsample}, downsample={self.downsample})")
 
-    def forward(self, x: Tensor, style: Tensor) -> Tensor:
-        # conv(x, scale * W * s * d) == d * conv(x * (scale * s), W): s per input, d per output channel
+    def modulated(self, x: Tensor, style: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+        """(conv of x with the style-modulated weight, per-sample demodulation B×O or None).
+
+        conv(x, scale·W·s·d) = d · conv(x · scale·s, W): s per input, d per output channel.
+        """
         s = self.modulation(style) * self.scale  # B×I
         weight = self.weight[0]  # O×I×k×k
         x = x * s[:, :, None, None]
         if self.upsample:
-            out = F.conv_transpose2d(x, weight.transpose(0, 1), padding=0, stride=2)
+            h, w = x.shape[-2:]
+            if self.kernel_size == 3:  # transposed conv (with an extra zero row / column), then blur
+                out = conv_transpose3x3_s2(x, weight, derived(self, "phase", self.weight, lambda: phase_weight(weight)))
+                p0, p1 = self.blur.pad
+                size = (2 * h + 1 + p0 + p1 - self.blur.kernel.shape[0] + 1,) * 2
+                out = fir_filter(out, self.blur.kernel, (p0, p0) if p1 <= p0 + 1 else (p0, p1 - 1), size)
+            else:
+                out = self.blur(F.conv_transpose2d(x, weight.transpose(0, 1), padding=0, stride=2))
         elif self.downsample:
             out = F.conv2d(self.blur(x), weight, padding=0, stride=2)
         else:
             out = F.conv2d(x, weight, padding=self.padding)
-        if self.demodulate:
-            w2 = weight.pow(2).sum([2, 3])  # O×I
-            demod = torch.rsqrt(s.pow(2) @ w2.t() + 1e-8)  # B×O
-            out = out * demod[:, :, None, None]
-        if self.upsample:
-            out = self.blur(out)
-        return out
+        if not self.demodulate:
+            return out, None
+        w2 = derived(self, "w2t", self.weight, lambda: weight.pow(2).sum([2, 3]).t())  # I×O
+        return out, torch.rsqrt(s.pow(2) @ w2 + 1e-8)  # B×O
+
+    def forward(self, x: Tensor, style: Tensor) -> Tensor:
+        out, demod = self.modulated(x, style)
+        return out if demod is None else out * demod[:, :, None, None]
 
 
 class NoiseInjection(nn.Module):
@@ -262,6 +236,11 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x: Tensor, style: Tensor, noise: Optional[Tensor] = None) -> Tensor:
+        if noise is None and not torch.is_grad_enabled() and self.conv.demodulate:
+            out, demod = self.conv.modulated(x, style)  # lrelu(out·d + b)·√2 = lrelu(out·d√2 + b√2)
+            act = self.activate
+            out = torch.addcmul(act.bias * act.scale, out, demod[:, :, None, None] * act.scale)
+            return F.leaky_relu_(out, act.negative_slope)
         return self.activate(self.noise(self.conv(x, style), noise=noise))
 
 
@@ -283,6 +262,26 @@ class ConvLayer(nn.Sequential):
             layers.append(FusedLeakyReLU(out_channel) if bias else ScaledLeakyReLU(0.2))
         super().__init__(*layers)
 
+    def forward(self, x: Tensor, gain: float = 1.0) -> Tensor:
+        """``gain`` multiplies the output (folded into the convolution when autograd is off)."""
+        if torch.is_grad_enabled():
+            out = super().forward(x)
+            return out * gain if gain != 1.0 else out
+        layers = list(self)
+        conv_at = 1 if isinstance(layers[0], Blur) else 0
+        if conv_at:
+            x = layers[0](x)
+        conv: EqualConv2d = layers[conv_at]
+        act = layers[conv_at + 1] if len(layers) > conv_at + 1 else None
+        bias = conv.bias * gain if conv.bias is not None else None
+        if isinstance(act, FusedLeakyReLU):  # lrelu(z + b)·√2·g = lrelu(z·√2g + b·√2g)
+            gain = gain * act.scale
+            bias = act.bias.reshape(-1) * gain
+        out = F.conv2d(x, conv.scaled_weight(gain), bias=bias, stride=conv.stride, padding=conv.padding)
+        if isinstance(act, FusedLeakyReLU):
+            return F.leaky_relu_(out, act.negative_slope)
+        return act(out) if act is not None else out
+
 
 class ResBlock(nn.Module):
     """Residual down-sampling block: (conv3x3 → blur + conv3x3/2) + (blur + conv1x1/2), scaled by 1/√2."""
@@ -294,8 +293,11 @@ class ResBlock(nn.Module):
         self.skip = ConvLayer(in_channel, out_channel, 1, downsample=True, activate=False, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        out = self.conv2(self.conv1(x))
-        return (out + self.skip(x)) / math.sqrt(2)
+        if torch.is_grad_enabled():
+            out = self.conv2(self.conv1(x))
+            return (out + self.skip(x)) / math.sqrt(2)
+        out = self.conv2(self.conv1(x), gain=1 / math.sqrt(2))  # 1/√2 folded into both branches
+        return out.add_(self.skip(x, gain=1 / math.sqrt(2)))
 
 
 class ToRGB(nn.Module):
