@@ -44,6 +44,7 @@ def _run(metric, batches):
     return metric.compute()
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # scipy sqrtm(disp=) in the reference call
 def test_fid_equals_pytorch_fid_on_same_features(tmp_path):
     feats = CountingFeatures()
     batches = _batches(0, shift=0.15)

@@ -89,11 +89,17 @@ def _random_fid_inception_state():
     finally:
         torch.nn.Module.load_state_dict, pfi.load_state_dict_from_url = orig_load, orig_url
     sd = captured["m"].state_dict()
-    for k, v in sd.items():  # non-trivial BatchNorm statistics
-        if k.endswith("running_var"):
-            sd[k] = torch.rand_like(v) + 0.5
+    for k, v in sd.items():  # He-initialised convs and near-identity BatchNorms keep the features informative
+        if k.endswith("conv.weight"):
+            sd[k] = torch.randn_like(v) * (2.0 / v[0].numel()) ** 0.5
+        elif k.endswith("running_var"):
+            sd[k] = 0.8 + 0.4 * torch.rand_like(v)
         elif k.endswith("running_mean"):
-            sd[k] = 0.1 * torch.randn_like(v)
+            sd[k] = 0.05 * torch.randn_like(v)
+        elif k.endswith("bn.weight"):
+            sd[k] = torch.ones_like(v)
+        elif k.endswith("bn.bias"):
+            sd[k] = 0.05 * torch.randn_like(v)
     return sd
 
 
@@ -110,6 +116,7 @@ def test_fid_inception_equals_pytorch_fid(torch_home):
         expected = ref(x)[0].squeeze(3).squeeze(2).double().numpy()
     got = ours(x)
     assert got.shape == (2, 2048)
+    assert np.abs(got[0] - got[1]).max() > 1e-3 * np.abs(got).max()  # the features see the image
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 

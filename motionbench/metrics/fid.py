@@ -104,7 +104,7 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     from pytorch_fid.fid_score import calculate_frechet_distance
 
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # scipy's sqrtm(disp=...) inside pytorch-fid
+        warnings.simplefilter("ignore")  # scipy's sqrtm deprecation / singular-matrix notes inside pytorch-fid
         try:
             return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps)), None
         except ValueError:
