@@ -77,17 +77,35 @@ def time_ours(model, source, driving, chunk_size: int) -> float:
     return time.perf_counter() - t0
 
 
-def rss_child(frames: int, chunk_size: int, stream_frames: int) -> Dict[str, float]:
-    """Stream ``frames`` driving frames through the fast path; peak RSS of this process in MiB."""
+def peak_rss_mib() -> float:
+    """Peak RSS of this process image: VmHWM (ru_maxrss would report the forking parent's RSS after exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_child(frames: int, chunk_size: int, stream_frames: int, official: bool = False) -> Dict[str, float]:
+    """Stream ``frames`` driving frames through the fast path (or the official loop); peak RSS in MiB."""
+    from motionbench.methods.fomm.demo import make_animation
+
     model = build()
     source, _ = inputs(1)
-    state = model.encode_source(source)
+    state = None if official else model.encode_source(source)
     ref = None
     for start in range(0, frames, stream_frames):
         _, chunk = inputs(min(stream_frames, frames - start), seed=2 + start)
         ref = chunk[:1] if ref is None else ref
-        model.animate(source, chunk[None], mode="relative", driving_ref=ref, source_state=state, chunk_size=chunk_size)
-    return {"frames": frames, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+        if official:
+            make_animation(model, source, chunk, driving_ref=ref)
+        else:
+            model.animate(source, chunk[None], mode="relative", driving_ref=ref, source_state=state,
+                          chunk_size=chunk_size)
+    return {"frames": frames, "peak_rss_mib": peak_rss_mib()}
 
 
 def main() -> None:
@@ -98,18 +116,23 @@ def main() -> None:
     ap.add_argument("--stream-frames", type=int, default=8, help="frames per animate() call when streaming")
     ap.add_argument("--rss-lengths", type=int, nargs=2, default=[8, 24])
     ap.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--rss-official", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--only-rss", action="store_true", help="skip the timings, measure peak RSS only")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.rss_child is not None:
-        print(json.dumps(rss_child(args.rss_child, args.chunk_size, args.stream_frames)))
+        print(json.dumps(rss_child(args.rss_child, args.chunk_size, args.stream_frames, args.rss_official)))
         return
 
+    if args.only_rss:
+        return report_rss(args)
     model = build()
     source, driving = inputs(args.frames)
     n_params = sum(p.numel() for n in ("generator", "kp_detector") for p in getattr(model, n).parameters())
     peak = matmul_peak()
     print(f"FOMM vox-256, 256x256, random weights, {n_params / 1e6:.1f} M params (G + KP), "
-          f"{args.threads} threads, torch {torch.__version__}")
+          f"{args.threads} threads, torch {torch.__version__}, relative mode + adapt_movement_scale, "
+          f"{args.frames} frames; (b): chunk_size {args.chunk_size}, channels_last {model.channels_last}")
     print(f"2048^2 fp32 matmul peak: {peak:.1f} GFLOP/s")
 
     from motionbench.methods.fomm.demo import make_animation
@@ -130,11 +153,19 @@ def main() -> None:
           f"(source encoding included, over {args.frames} frames)")
     print(f"speed-up (a)/(b): {med / ours:.2f}x")
 
-    for frames in args.rss_lengths:
+    report_rss(args)
+
+
+def report_rss(args: argparse.Namespace) -> None:
+    """Peak RSS of fresh processes: (b) at both lengths, (a) at the first."""
+    runs = [(n, False) for n in args.rss_lengths] + [(args.rss_lengths[0], True)]
+    for frames, official_loop in runs:
         cmd = [sys.executable, __file__, "--rss-child", str(frames), "--threads", str(args.threads),
                "--chunk-size", str(args.chunk_size), "--stream-frames", str(args.stream_frames)]
+        cmd += ["--rss-official"] if official_loop else []
         res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
-        print(f"peak RSS, (b) streaming {res['frames']} frames in calls of {args.stream_frames}: {res['peak_rss_mib']:.0f} MiB")
+        what = "(a) official loop" if official_loop else f"(b) streaming in calls of {args.stream_frames}"
+        print(f"peak RSS, {what}, {res['frames']} frames: {res['peak_rss_mib']:.0f} MiB")
 
 
 if __name__ == "__main__":
