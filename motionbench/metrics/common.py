@@ -5,7 +5,6 @@ import inspect
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -64,7 +63,3 @@ def instantiate(cls: Any, context: MetricContext, **kwargs: Any) -> Any:
 def quantize_uint8(images: Tensor) -> Tensor:
     """Round [0,1] images to the 256 levels a saved PNG/video frame has (as file-based evaluations see them)."""
     return torch.round(images.clamp(0, 1) * 255.0) / 255.0
-
-
-def nan_rows(n: int, d: int) -> np.ndarray:
-    return np.full((n, d), np.nan)
