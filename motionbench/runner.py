@@ -9,8 +9,9 @@
 
 Frames are streamed in chunks; the source is encoded once per video. Frame metrics are aggregated by
 frame (every frame counts once) and by video (every video counts once). ``value`` is the video-level
-mean with frame 0 of same-identity excluded (it is the source itself); ``compat=pose_eval`` makes
-``value`` the frame-weighted mean including frame 0, as pose-evaluation computes it.
+mean without the trivial frames (same-identity frame 0 is the source itself; relative cross-identity
+frame 0 is the source pose by construction); ``compat=pose_eval`` makes ``value`` the frame-weighted mean
+over all frames, as pose-evaluation computes it.
 """
 from __future__ import annotations
 
@@ -164,7 +165,10 @@ def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
                                protocol=protocol, frame_indices=list(idx),
                                target_keypoints=None if kp is None else kp[0],
                                target_visibility=None if kp is None else kp[1])
-            included = np.array([not (same and i == src_frame) for i in idx])
+            # excluded from the default aggregate: same-identity frame 0 is the source itself, and in
+            # relative mode cross-identity frame 0 is the source pose by construction
+            trivial = src_frame if same else (0 if mode == "relative" else -1)
+            included = np.array([i != trivial for i in idx])
             for m in metrics:
                 if not _applicable(m, protocol, has_target):
                     continue

@@ -60,7 +60,8 @@ def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
             options[key] = b[key]
     ctx = MetricContext(dataset=dataset.name, resolution=dataset.resolution, device=str(device), compat=b.compat,
                         verify_weights=cfg.weights.verify, cache_dir=b.fid_cache,
-                        frame_selection=f"split={b.split},max_videos={b.max_videos},max_frames={b.max_frames}",
+                        frame_selection=(f"split={b.split},max_videos={b.max_videos},max_frames={b.max_frames},"
+                                         f"num_pairs={b.num_pairs},seed={b.seed}"),
                         options=options)
     return build_metrics(names, ctx, options)
 
