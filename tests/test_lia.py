@@ -66,7 +66,7 @@ def model(official_file) -> LIAAnimator:
 
 
 def _max_err(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
+    return float((a - b).detach().abs().max())
 
 
 def test_parity_intermediates(model, fixture):
@@ -224,3 +224,37 @@ def test_bad_checkpoint_names_keys(tiny, tmp_path):
     torch.save({"something": 1}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="not a motionbench checkpoint"):
         LIAAnimator.from_checkpoint(tmp_path / "other.pt")
+
+
+def test_stylegan2_fast_ops_equal_reference_formulations():
+    """upfirdn2d / modulated convs (plain, up, down, no demod) / ConvLayer / ResBlock / discriminator:
+    the fast formulations (autograd off and on) equal the official ones."""
+    from motionbench.nn import stylegan2 as sg
+    from motionbench.nn.stylegan2_reference import reference_ops, upfirdn2d_native
+
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 9, 9)
+    k = sg.make_kernel([1, 3, 3, 1])
+    for up, down, pad in [(1, 1, (2, 2)), (1, 1, (2, 1)), (2, 1, (2, 1)), (1, 2, (1, 1)), (2, 1, (-1, 0))]:
+        assert _max_err(sg.upfirdn2d(x, k * up * up, up, down, pad), upfirdn2d_native(x, k * up * up, up, down, pad)) < 1e-5
+    style = torch.randn(2, 16)
+    modules = [sg.ModulatedConv2d(8, 6, 3, 16), sg.ModulatedConv2d(8, 6, 3, 16, upsample=True),
+               sg.ModulatedConv2d(8, 6, 3, 16, downsample=True), sg.ModulatedConv2d(8, 3, 1, 16, demodulate=False),
+               sg.StyledConv(8, 6, 3, 16, upsample=True), sg.StyledConv(8, 6, 3, 16)]
+    for m in modules:
+        for p in m.parameters():
+            p.data.normal_()
+        with torch.no_grad():
+            fast = m(x, style)
+        slow = m(x, style)  # autograd on: unfused path
+        with torch.no_grad(), reference_ops():
+            ref = m(x, style)
+        assert fast.shape == ref.shape and _max_err(fast, ref) < 1e-4 and _max_err(slow, ref) < 1e-4, m
+    disc = sg.StyleGAN2Discriminator(16, channel_max=16)
+    img = torch.randn(4, 3, 16, 16)
+    with torch.no_grad():
+        fast = disc(img)
+    with torch.no_grad(), reference_ops():
+        ref = disc(img)
+    assert _max_err(fast, ref) < 1e-4 and _max_err(disc(img), ref) < 1e-4
+    assert disc(torch.randn(3, 3, 16, 16)).shape == (3, 1)  # batch not divisible by the stddev group
