@@ -49,8 +49,12 @@ class ToFlow(nn.Module):
         sampler = torch.tanh(out[:, 0:2])
         mask = torch.sigmoid(out[:, 2:3])
         flow = sampler.permute(0, 2, 3, 1) + self.base_grid(x.size(2), x)
-        feat_warp = F.grid_sample(feat, flow, mode="bilinear", padding_mode="zeros", align_corners=False) * mask
-        return feat_warp, feat_warp + x * (1.0 - mask), out
+        feat_warp = F.grid_sample(feat, flow, mode="bilinear", padding_mode="zeros", align_corners=False)
+        if torch.is_grad_enabled():
+            feat_warp = feat_warp * mask
+            return feat_warp, feat_warp + x * (1.0 - mask), out
+        feat_warp.mul_(mask)  # in place, and warped + (1 - mask)·x in one pass
+        return feat_warp, torch.addcmul(feat_warp, x, 1.0 - mask), out
 
 
 class Direction(nn.Module):
