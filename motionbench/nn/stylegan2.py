@@ -223,7 +223,7 @@ class ConstantInput(nn.Module):
         self.input = nn.Parameter(torch.randn(1, channel, size, size))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.input.expand(x.shape[0], -1, -1, -1)
+        return self.input.repeat(x.shape[0], 1, 1, 1)
 
 
 class StyledConv(nn.Module):
