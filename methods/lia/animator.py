@@ -59,6 +59,9 @@ class LIAAnimator(Animator):
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
                                 checkpoint_formats=("motionbench", "lia-official"))
     default_preset = "256"
+    # the official forward never uses to_rgb1 and never passes noise to NoiseInjection (sizes up to 1024)
+    unused_parameters = ("generator.dec.to_rgb1.", "generator.dec.conv1.noise.",
+                         *(f"generator.dec.convs.{i}.noise." for i in range(16)))
 
     def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20, channel_multiplier: int = 1,
                  blur_kernel: Sequence[int] = (1, 3, 3, 1), channel_max: Optional[int] = None,
