@@ -1,0 +1,1 @@
+"""LWGAN (Liquid Warping GAN) without SMPL: official three-stream generator, keypoint flow."""

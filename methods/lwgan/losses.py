@@ -1,0 +1,159 @@
+"""LWGAN training objective (official ``models/impersonator_trainer.py``) plus the estimator's equivariance.
+
+Generator terms (loss config keys, ``conf/loss/lwgan.yaml``):
+
+- ``rec``: ``lambda_rec`` · L1(SID reconstruction, source), on [-1, 1] images as the original;
+- ``perceptual``: the TSF loss, per-VGG19-layer weights ``perceptual`` (default λ_tsf 10 × the official
+  VGGLoss weights 1/32, 1/16, 1/8, 1/4, 1) at ``scales`` (official: [1]); ``perceptual_kind: pixel`` is the
+  weight-free substitute;
+- ``mask``: ``lambda_mask`` · MSE (BCE with ``mask_bce``) between the SID / TSF attention masks and the
+  eroded background masks (targets detached, as the official HMR masks are constants);
+- ``mask_smooth``: ``lambda_mask_smooth`` · total variation of the attention masks;
+- ``gen_gan``: ``generator_gan`` · adversarial loss of the PatchGAN conditioned on the driving condition map.
+  ``gan_kind: lsgan`` uses the official least-squares targets (real 1, fake −1, generator 0);
+- ``equivariance_value`` / ``equivariance_jacobian``: FOMM's equivariance of the keypoint detector under a
+  random TPS warp (the estimator's own unsupervised objective; not in the original, which had HMR).
+
+The face identity loss (SphereFace, λ_face) and the style loss of the original are not implemented: they need
+a pretrained face network and human faces, which the synthetic puppets do not have.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.tps import RandomTPS
+
+from .generator import erode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .animator import LWGANAnimator
+
+__all__ = ["generator_losses", "discriminator_losses", "discriminator_logits", "forward_train"]
+
+DEFAULT_PERCEPTUAL = (10 / 32, 10 / 16, 10 / 8, 10 / 4, 10)
+DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
+
+
+def _cached(model: "LWGANAnimator", key: Tuple, factory) -> nn.Module:
+    if key not in model._loss_modules:
+        model._loss_modules[key] = factory()
+    ref = next(model.generator.parameters())
+    model._loss_modules[key] = model._loss_modules[key].to(ref.device)
+    return model._loss_modules[key]
+
+
+def forward_train(model: "LWGANAnimator", source: Tensor, driving: Tensor) -> Dict[str, Tensor]:
+    """One training forward (official ``Impersonator.forward``, bg from the source only): the SID
+    reconstruction ``fake_src`` and TSF output ``prediction`` (in [-1, 1] and [0, 1]), masks and targets."""
+    if model.kp_detector is None:
+        raise NotImplementedError("training with flow: external needs per-sample flows and masks in the batch; "
+                                  "train with flow: keypoints (the estimator is learned jointly)")
+    size = source.shape[-2:]
+    kp_s, kp_d = model.kp_detector(source), model.kp_detector(driving)
+    down = model.dense_motion_network.downsample(source)
+    m = model.motion(down, kp_d, kp_s, size)
+    bg_src = model.motion(down, kp_s, kp_s, size)["background"]
+    enc = model._encode_inputs(source, bg_src)
+    state = {"source": source, "num_sources": 1, **enc}
+    owner = torch.arange(source.shape[0], device=source.device)
+    tsf = model.transfer(state, owner, [m["flow"]], [m["occlusion"]], m["background"])
+    src_color, src_mask = model.generator.decode_src(enc["features"])
+    bg = enc["bg_image"]
+    out = {"prediction": tsf["prediction"], "fake_src": src_mask * bg + (1 - src_mask) * src_color,
+           "fake_bg": bg, "src_mask": src_mask, "tsf_mask": tsf["mask"], "tsf_cond": tsf["tsf_cond"],
+           "src_mask_target": enc["source_crop_mask"], "tsf_mask_target": erode(m["background"], model.crop_erode),
+           "flow": m["flow"], "occlusion": m["occlusion"]}
+    for name, kp in (("kp_source", kp_s), ("kp_driving", kp_d)):
+        for k, v in kp.items():
+            out[f"{name}_{k}"] = v
+    return out
+
+
+def _tv(mat: Tensor) -> Tensor:
+    return (mat[:, :, :, :-1] - mat[:, :, :, 1:]).abs().mean() + (mat[:, :, :-1, :] - mat[:, :, 1:, :]).abs().mean()
+
+
+def _g_adv(logits: Tensor, kind: str) -> Tensor:
+    return (logits ** 2).mean() if kind == "lsgan" else gan_g_loss(logits, kind)
+
+
+def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                     ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    source, driving = batch["source"], batch["driving"]
+    gen = forward_train(model, source, driving)
+    losses: Dict[str, Tensor] = {}
+    lam_rec = float(cfg.get("lambda_rec", 10))
+    if lam_rec:
+        losses["rec"] = lam_rec * (gen["fake_src"] - (source * 2 - 1)).abs().mean()
+    perceptual = [float(w) for w in cfg.get("perceptual", DEFAULT_PERCEPTUAL)]
+    if sum(perceptual):
+        kind, scales = str(cfg.get("perceptual_kind", "vgg19")), tuple(cfg.get("scales", [1]))
+        verify = bool(cfg.get("verify_weights", True))
+        crit = _cached(model, ("perceptual", kind, scales, tuple(perceptual)),
+                       lambda: build_perceptual(kind, scales, perceptual, verify_weights=verify))
+        losses["perceptual"] = crit(gen["prediction"], driving)
+    masks = torch.cat([gen["src_mask"], gen["tsf_mask"]])
+    targets = torch.cat([gen["src_mask_target"], gen["tsf_mask_target"]]).detach()
+    lam_mask = float(cfg.get("lambda_mask", 1))
+    if lam_mask:
+        crit = F.binary_cross_entropy if cfg.get("mask_bce", False) else F.mse_loss
+        losses["mask"] = lam_mask * crit(masks, targets.clamp(0, 1))
+    lam_smooth = float(cfg.get("lambda_mask_smooth", 1))
+    if lam_smooth:
+        losses["mask_smooth"] = lam_smooth * _tv(masks)
+    gen_gan = float(cfg.get("generator_gan", 1))
+    if gen_gan and model.discriminator is not None:
+        kind = str(cfg.get("gan_kind", "lsgan"))
+        losses["gen_gan"] = gen_gan * _g_adv(discriminator_logits(model, gen["prediction"], gen)[0], kind)
+    losses.update(_equivariance(model, driving, gen, cfg))
+    return losses, gen
+
+
+def _equivariance(model: "LWGANAnimator", driving: Tensor, gen: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                  ) -> Dict[str, Tensor]:
+    """FOMM's keypoint equivariance under a random affine + TPS warp (values and Jacobians)."""
+    w_value, w_jac = float(cfg.get("equivariance_value", 0)), float(cfg.get("equivariance_jacobian", 0))
+    if not (w_value or w_jac):
+        return {}
+    params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
+    tr = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, **params)
+    kp_t = model.kp_detector(tr.transform_frame(driving, align_corners=model.align_corners))
+    out = {}
+    if w_value:
+        out["equivariance_value"] = w_value * (gen["kp_driving_value"] - tr.warp_coordinates(kp_t["value"])).abs().mean()
+    if w_jac:
+        if "kp_driving_jacobian" not in gen:
+            raise ValueError("equivariance_jacobian needs common_params.estimate_jacobian: true")
+        jt = torch.matmul(tr.jacobian(kp_t["value"]), kp_t["jacobian"])
+        value = torch.matmul(torch.inverse(gen["kp_driving_jacobian"]), jt)
+        eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
+        out["equivariance_jacobian"] = w_jac * (eye - value).abs().mean()
+    return out
+
+
+def discriminator_logits(model: "LWGANAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
+    """PatchGAN logits for [0, 1] images, conditioned on the driving condition map (official ``tsf_cond``)."""
+    if model.discriminator is None:
+        raise NotImplementedError("this LWGAN config has no discriminator_params")
+    return [model.discriminator(torch.cat([images * 2 - 1, generated["tsf_cond"].detach()], dim=1))]
+
+
+def discriminator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                         cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+    if model.discriminator is None or not float(cfg.get("generator_gan", 1)):
+        return {}
+    kind = str(cfg.get("gan_kind", "lsgan"))
+    real_label = 1.0 - float(cfg.get("label_smoothing", 0.0))
+    weight = float(cfg.get("discriminator_gan", 1))
+    real = discriminator_logits(model, batch["driving"], generated)[0]
+    fake = discriminator_logits(model, generated["prediction"].detach(), generated)[0]
+    if kind == "lsgan":  # official targets: real 1, fake -1
+        loss = ((real - real_label) ** 2).mean() + ((fake + 1) ** 2).mean()
+    else:
+        loss = gan_d_loss(real, fake, kind, real_label=real_label)
+    return {"disc_gan": weight * loss}
