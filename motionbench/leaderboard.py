@@ -25,7 +25,7 @@ def load_latest(path: Path):
     if not rows:
         raise ValueError(f"leaderboard {path} is empty or missing")
     df = pd.DataFrame(rows)
-    keys = KEY_COLUMNS + (["compat"] if "compat" in df else [])
+    keys = KEY_COLUMNS + [c for c in ("compat", "selection") if c in df]
     df = df.drop_duplicates(subset=keys, keep="last")
     metrics = [c for c in df.columns if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS]
     for m in metrics:
@@ -37,13 +37,15 @@ def markdown(df, metrics: Sequence[str]) -> str:
     out: List[str] = []
     for (dataset, protocol), part in df.groupby(["dataset", "protocol"], sort=False):
         cols = [m for m in metrics if part[m].notna().any()]
+        # rows scored on different test frames are not comparable: then say which frames each row used
+        labels = ["method", "checkpoint"] + [c for c in ("compat", "selection") if c in part and part[c].nunique() > 1]
         out.append(f"### {dataset} — {protocol.replace('_', '-')}\n")
         arrows = {m: ("↑" if DIRECTION.get(m, False) else "↓") for m in cols}
-        out.append("| method | checkpoint | " + " | ".join(f"{m} {arrows[m]}" for m in cols) + " |")
-        out.append("|---|---|" + "---|" * len(cols))
+        out.append("| " + " | ".join(labels) + " | " + " | ".join(f"{m} {arrows[m]}" for m in cols) + " |")
+        out.append("|" + "---|" * (len(labels) + len(cols)))
         for _, r in part.iterrows():
             vals = ["–" if not math.isfinite(r[m]) else f"{r[m]:.4f}" for m in cols]
-            out.append(f"| {r['method']} | {r['checkpoint']} | " + " | ".join(vals) + " |")
+            out.append("| " + " | ".join(str(r[c]) for c in labels) + " | " + " | ".join(vals) + " |")
         out.append("")
     return "\n".join(out)
 

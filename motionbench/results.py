@@ -1,7 +1,8 @@
 """Result records (results.json + per-video CSV) and the leaderboard CSV (DESIGN §7).
 
 The leaderboard has one row per run and protocol: ``method, checkpoint, dataset, protocol``, one column
-per metric, then provenance columns. Appending takes an inter-process file lock and rewrites the whole
+per metric, then provenance columns (``compat`` and ``selection``, which test frames were scored, tell
+apart rows of the same method that are not comparable). Appending takes an inter-process file lock and rewrites the whole
 file through a temporary file + rename, so concurrent writers never interleave or truncate rows and a
 crash never leaves a half-written file.
 """
@@ -22,7 +23,9 @@ __all__ = ["PROTOCOL_VERSION", "KEY_COLUMNS", "write_json_atomic", "leaderboard_
 
 PROTOCOL_VERSION = "motionbench-protocol-1"
 KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
-PROVENANCE_COLUMNS = ["compat", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
+# leaderboard column order of the standard metrics (others follow alphabetically)
+METRIC_ORDER = ["l1", "psnr", "ssim", "lpips", "fid", "kid", "akd", "mkr", "aed", "id_similarity"]
+PROVENANCE_COLUMNS = ["compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
                       "motionbench_version", "git", "torch", "device", "protocol_version"]
 
 
@@ -69,6 +72,7 @@ def leaderboard_rows(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
             row[name] = res["value"]
         row.update({
             "compat": record["benchmark"]["compat"],
+            "selection": record["benchmark"].get("selection", ""),
             "metric_settings": json.dumps(record["metric_settings"], sort_keys=True, separators=(",", ":")),
             "seed": record["seeds"]["benchmark"],
             "checkpoint_sha256": record["checkpoint"]["sha256"] or "",
@@ -86,7 +90,8 @@ def leaderboard_rows(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
 
 def _order_columns(columns: Iterable[str]) -> List[str]:
     cols = list(dict.fromkeys(columns))
-    metric_cols = sorted(c for c in cols if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS)
+    metric_cols = sorted((c for c in cols if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS),
+                         key=lambda c: (METRIC_ORDER.index(c) if c in METRIC_ORDER else len(METRIC_ORDER), c))
     prov = [c for c in PROVENANCE_COLUMNS if c in cols]
     return KEY_COLUMNS + metric_cols + prov
 

@@ -21,7 +21,7 @@ from .runner import BenchmarkOptions, run_benchmark
 
 log = logging.getLogger("motionbench")
 
-__all__ = ["run_benchmark_task", "list_task", "weights_task", "provenance", "git_hash"]
+__all__ = ["run_benchmark_task", "leaderboard_summary", "list_task", "weights_task", "provenance", "git_hash"]
 
 
 def git_hash() -> str:
@@ -48,6 +48,11 @@ def provenance(device: torch.device) -> Dict[str, Any]:
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
 
 
+def frame_selection(b: DictConfig) -> str:
+    """Which test frames a benchmark scores (FID statistics cache key, leaderboard ``selection`` column)."""
+    return f"split={b.split},max_videos={b.max_videos},max_frames={b.max_frames},num_pairs={b.num_pairs},seed={b.seed}"
+
+
 def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
     from .metrics import build_metrics, default_metrics
     from .metrics.base import MetricContext
@@ -60,8 +65,7 @@ def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
             options[key] = b[key]
     ctx = MetricContext(dataset=dataset.name, resolution=dataset.resolution, device=str(device), compat=b.compat,
                         verify_weights=cfg.weights.verify, cache_dir=b.fid_cache,
-                        frame_selection=(f"split={b.split},max_videos={b.max_videos},max_frames={b.max_frames},"
-                                         f"num_pairs={b.num_pairs},seed={b.seed}"),
+                        frame_selection=frame_selection(b),
                         options=options)
     return build_metrics(names, ctx, options)
 
@@ -91,7 +95,9 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "method": cfg.method.name,
         "checkpoint": {**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
         "dataset": dataset.describe() | {"name": dataset.name},
-        "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode, "cross_mode": b.cross_mode},
+        "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
+                      "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
+                      "selection": frame_selection(b)},
         "results": {p: r.metrics for p, r in results.items()},
         "metric_settings": {m.name: m.settings() for m in metrics},
         "seeds": {"benchmark": b.seed},
@@ -110,9 +116,19 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     for protocol in results:
         print(markdown_table(record, protocol))
         print()
+    print(leaderboard_summary(board, dataset.name))
     print(f"results: {run_dir / 'results.json'}\nleaderboard: {board}\n"
           f"wall time {wall:.1f} s, {record['animate_frames_per_s'] or 0:.1f} animated frames/s")
     return record
+
+
+def leaderboard_summary(board: Path, dataset: str) -> str:
+    """The leaderboard's rows for ``dataset`` (newest per method and checkpoint) as markdown tables."""
+    from .leaderboard import load_latest, markdown
+
+    df, metrics = load_latest(board)
+    return f"## leaderboard {board}: {dataset}, newest row per method and checkpoint\n\n" + markdown(
+        df[df["dataset"] == dataset], metrics)
 
 
 def _write_per_video(path: Path, rows: List[Dict[str, Any]]) -> None:

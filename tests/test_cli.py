@@ -21,6 +21,7 @@ def test_default_benchmark_writes_record_and_leaderboard(tmp_path):
     r = run_cli([*SMALL, f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "same-identity" in r.stdout and "cross-identity" in r.stdout and "| l1 |" in r.stdout
+    assert "## leaderboard" in r.stdout and "| method | checkpoint | l1 ↓ |" in r.stdout  # the leaderboard so far
     rec = json.loads((tmp_path / "run" / "results.json").read_text())
     assert rec["method"] == "identity" and rec["dataset"]["name"] == "synthetic"
     for protocol in ("same_identity", "cross_identity"):
@@ -45,7 +46,7 @@ def test_multirun_seeds_each_add_rows_and_same_seed_is_identical(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 3
     rows = _rows(tmp_path / "leaderboard.csv")
-    assert len(rows) == 6
+    assert len(rows) == 6 and len({r["selection"] for r in rows}) == 2  # the seed is part of the frame selection
     seed0 = [r for r in rows if r["seed"] == "0" and r["protocol"] == "cross_identity"]
     metrics = ["l1", "psnr", "ssim", "akd", "mkr", "aed"]
     assert [seed0[0][m] for m in metrics] == [seed0[1][m] for m in metrics]
