@@ -102,7 +102,8 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     lam_mask = float(cfg.get("lambda_mask", 1))
     if lam_mask:
         crit = F.binary_cross_entropy if cfg.get("mask_bce", False) else F.mse_loss
-        losses["mask"] = lam_mask * crit(masks, targets.clamp(0, 1))
+        with torch.autocast(masks.device.type, enabled=False):  # BCE is not autocast-safe
+            losses["mask"] = lam_mask * crit(masks.float(), targets.float().clamp(0, 1))
     lam_smooth = float(cfg.get("lambda_mask_smooth", 1))
     if lam_smooth:
         losses["mask_smooth"] = lam_smooth * _tv(masks)
