@@ -18,6 +18,7 @@ from .build import build_model, resolve_device
 from .data.base import DatasetError
 from .data.readers import load_image, open_reader
 from .data.video import frames_to_tensor
+from .runner import effective_cross_mode
 from .train.logging import image_grid, save_png
 
 log = logging.getLogger("motionbench")
@@ -73,7 +74,10 @@ def run_animate_task(cfg, run_dir: Path) -> dict:
     resolution = int(cfg.dataset.resolution)
     model, ckpt = build_model(cfg.method, cfg.dataset.name, resolution)
     extra = {"find_best_frame": True} if a.find_best_frame else {}
-    res = animate_file(model, a.source, a.driving, Path(a.output), resolution, mode=a.mode,
+    mode = effective_cross_mode(model, a.mode)
+    if mode != a.mode:
+        log.warning("method '%s' has no %s mode: animating in %s mode", model.name, a.mode, mode)
+    res = animate_file(model, a.source, a.driving, Path(a.output), resolution, mode=mode,
                        batch_frames=a.batch_frames, max_frames=a.max_frames, fps=a.fps, device=device, **extra)
     if hasattr(model, "visualize"):
         src = frames_to_tensor(load_image(a.source)[None], resolution)

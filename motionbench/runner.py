@@ -15,9 +15,10 @@ over all frames, as pose-evaluation computes it.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
@@ -28,7 +29,9 @@ from .animator import Animator
 from .data.base import DatasetError, Pair, VideoDataset, VideoRef
 from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
 
-__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "PROTOCOLS"]
+__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS"]
+
+log = logging.getLogger("motionbench")
 
 PROTOCOLS = ("same_identity", "cross_identity")
 
@@ -68,6 +71,13 @@ class ProtocolResult:
     per_video: List[Dict[str, Any]]
     frames: int
     animate_seconds: float
+    mode: str = ""  # the animation mode this protocol ran in (see effective_cross_mode)
+
+
+def effective_cross_mode(model: Animator, requested: str) -> str:
+    """The cross-identity mode actually run: a method without relative mode (``capabilities.relative``
+    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic."""
+    return "absolute" if requested == "relative" and not model.capabilities.relative else requested
 
 
 def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool) -> Tuple[Dict[str, Any], Dict[str, float]]:
@@ -113,8 +123,12 @@ def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
         if protocol == "same_identity":
             jobs = [(v, v, 0) for v in videos]
         else:
-            if opts.cross_mode == "relative" and not model.capabilities.relative:
-                raise NotImplementedError(f"method '{model.name}' has no relative mode for cross-identity")
+            mode = effective_cross_mode(model, opts.cross_mode)
+            if mode != opts.cross_mode:
+                log.warning(
+                    "method '%s' has no %s mode: the cross-identity protocol runs in %s mode (recorded in "
+                    "results.json benchmark.cross_mode)", model.name, opts.cross_mode, mode)
+                opts = replace(opts, cross_mode=mode)
             by_name = {v.name: v for v in dataset.videos(opts.split)}
             pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
             if not pairs:
@@ -199,4 +213,4 @@ def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
         row: Dict[str, Any] = {"protocol": protocol, "video": video}
         row.update({name: vals.get(video, math.nan) for name, vals in per_video_vals.items()})
         per_video.append(row)
-    return ProtocolResult(results, per_video, frames_done, t_animate)
+    return ProtocolResult(results, per_video, frames_done, t_animate, mode)

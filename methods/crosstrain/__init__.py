@@ -1,0 +1,1 @@
+"""Disentanglement by cross training (LORD generator, identity / pose encoders, cycle consistency)."""

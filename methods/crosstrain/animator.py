@@ -1,0 +1,245 @@
+"""``crosstrain``: disentanglement by cross training (LORD-based; seed 003) behind the motionbench contract.
+
+Two encoders of one architecture, E_A (class / identity code, "code A") and E_B (everything else: pose,
+expression, "code B"), and LORD's generator G(code B, AdaIN(code A)) (see :mod:`.networks`). As an
+animator: ``animate(source, driving)_t = G(E_A(source), E_B(driving_t))``. The seed defines no relative
+mode, so there is none (``capabilities.relative`` is False; the benchmark runner then runs the
+cross-identity protocol in absolute mode and records that).
+
+Training (one trainer step, batch keys ``source``, ``driving`` = two frames of one video, ``other`` = a
+frame of a different identity; x1 = source, x2 = other), seed notation:
+
+- mixed images x̂_{A1,B2} = G(E_A(x1), E_B(x2)), x̂_{A2,B1} = G(E_A(x2), E_B(x1));
+- cycle reconstructions x̂1 = G(E_A(x̂_{A1,B2}), E_B(x̂_{A2,B1})), x̂2 = G(E_A(x̂_{A2,B1}), E_B(x̂_{A1,B2}));
+- ``reconstruction`` (seed eq. 1): |x̂1 − x1| + |x̂2 − x2| (mean L1 each);
+- ``pair_reconstruction`` (the issue's same-video term, not in the seed): |G(E_A(source), E_B(driving)) −
+  driving|, exactly the animation the benchmark asks for;
+- ``cycle_a`` (seed eq. 2): ‖E_A(x1) − E_A(x̂_{A1,B2})‖² + ‖E_A(x2) − E_A(x̂_{A2,B1})‖², the identity code of
+  each original against that of the mixed image that should carry it;
+- ``cycle_b`` (seed eq. 3): ‖E_B(x1) − E_B(x̂_{A2,B1})‖² + ‖E_B(x2) − E_B(x̂_{A1,B2})‖², likewise for code B;
+  both weighted by γ (``loss.gamma``, seed default 0.4) and mean-reduced over code entries;
+- optional GAN (the seed's "next step"): StyleGAN2 discriminator on real frames vs the pair
+  reconstruction and both mixed images (``generator_gan`` > 0; 0 by default).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.stylegan2 import StyleGAN2Discriminator
+
+from .networks import CodeEncoder, LordGenerator, Modulation
+
+__all__ = ["CrossTrainAnimator"]
+
+
+class CrossTrainAnimator(Animator):
+    name = "crosstrain"
+    capabilities = Capabilities(relative=False, trainable=True, adversarial=True, checkpoint_formats=("motionbench",))
+    training_inputs = ("source", "driving", "other")
+    default_preset = "128"
+
+    def __init__(self, size: int = 128, class_dim: int = 256, content_dim: int = 256, n_adain_layers: int = 4,
+                 adain_dim: int = 256, last_channels: int = 64, encoder_base_channels: int = 32,
+                 encoder_max_channels: int = 256, use_discriminator: bool = True, disc_channel_multiplier: int = 1,
+                 disc_channel_max: Optional[int] = None, blur_kernel: Sequence[int] = (1, 3, 3, 1),
+                 chunk_size: int = 16) -> None:
+        super().__init__(size=size, class_dim=class_dim, content_dim=content_dim, n_adain_layers=n_adain_layers,
+                         adain_dim=adain_dim, last_channels=last_channels,
+                         encoder_base_channels=encoder_base_channels, encoder_max_channels=encoder_max_channels,
+                         use_discriminator=use_discriminator, disc_channel_multiplier=disc_channel_multiplier,
+                         disc_channel_max=disc_channel_max, blur_kernel=list(blur_kernel), chunk_size=chunk_size)
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.size, self.chunk_size = int(size), int(chunk_size)
+        # E_A: class (identity) code; E_B: content (pose, expression) code; same architecture (seed §2)
+        self.encoder_a = CodeEncoder(size, class_dim, encoder_base_channels, encoder_max_channels)
+        self.encoder_b = CodeEncoder(size, content_dim, encoder_base_channels, encoder_max_channels)
+        self.modulation = Modulation(class_dim, n_adain_layers, adain_dim)
+        self.generator = LordGenerator(size, content_dim, n_adain_layers, adain_dim, last_channels)
+        self.discriminator = (StyleGAN2Discriminator(size, disc_channel_multiplier, list(blur_kernel), disc_channel_max)
+                              if use_discriminator else None)
+        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
+
+    # ------------------------------------------------------------------ building blocks
+    def _check_size(self, images: Tensor, what: str = "images") -> None:
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f"crosstrain: {what} must be B×3×H×W, got {tuple(images.shape)}")
+        if tuple(images.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"crosstrain ({self.size}×{self.size}) got {what} of size {tuple(images.shape[-2:])}; "
+                             f"resize them or build the model with size={images.shape[-1]}")
+
+    def generate(self, code_a: Tensor, code_b: Tensor) -> Tensor:
+        """G(code A, code B): images in [0, 1]."""
+        return self.generator(code_b, self.modulation(code_a))
+
+    def cross(self, x1: Tensor, x2: Tensor, driving: Optional[Tensor] = None, cycle: bool = True) -> Dict[str, Tensor]:
+        """The seed's cross-training forward for image pairs (x1, x2), batched: codes of the originals
+        (``a1``, ``a2``, ``b1``, ``b2``), mixed images ``mixed_12`` = x̂_{A1,B2}, ``mixed_21`` = x̂_{A2,B1},
+        codes of the mixed images (``a_mixed_12``, ``a_mixed_21``, ``b_mixed_12``, ``b_mixed_21``) and cycle
+        reconstructions ``cycle_1`` = x̂1, ``cycle_2`` = x̂2 (``cycle``). With ``driving`` (a frame of x1's
+        video) also ``prediction`` = G(E_A(x1), E_B(driving))."""
+        for name, t in (("x1", x1), ("x2", x2)) + ((("driving", driving),) if driving is not None else ()):
+            self._check_size(t, name)
+        n = x1.shape[0]
+        if x2.shape[0] != n or (driving is not None and driving.shape[0] != n):
+            raise ValueError(f"crosstrain: batch sizes differ (x1 {n}, x2 {x2.shape[0]}"
+                             + (f", driving {driving.shape[0]})" if driving is not None else ")"))
+        a1, a2 = self.encoder_a(torch.cat([x1, x2])).split(n)
+        b = self.encoder_b(torch.cat([x1, x2] + ([driving] if driving is not None else []))).split(n)
+        b1, b2 = b[0], b[1]
+        codes_a, codes_b = [a1, a2], [b2, b1]  # mixed_12 = G(A1, B2), mixed_21 = G(A2, B1)
+        if driving is not None:
+            codes_a.append(a1)
+            codes_b.append(b[2])
+        gen = self.generate(torch.cat(codes_a), torch.cat(codes_b)).split(n)
+        out = {"a1": a1, "a2": a2, "b1": b1, "b2": b2, "mixed_12": gen[0], "mixed_21": gen[1]}
+        if driving is not None:
+            out["prediction"] = gen[2]
+        mixed = torch.cat([gen[0], gen[1]])
+        out["a_mixed_12"], out["a_mixed_21"] = self.encoder_a(mixed).split(n)
+        out["b_mixed_12"], out["b_mixed_21"] = self.encoder_b(mixed).split(n)
+        if cycle:  # x̂1 = G(E_A(x̂_{A1,B2}), E_B(x̂_{A2,B1})), x̂2 = G(E_A(x̂_{A2,B1}), E_B(x̂_{A1,B2}))
+            rec = self.generate(torch.cat([out["a_mixed_12"], out["a_mixed_21"]]),
+                                torch.cat([out["b_mixed_21"], out["b_mixed_12"]]))
+            out["cycle_1"], out["cycle_2"] = rec.split(n)
+        return out
+
+    # ------------------------------------------------------------------ inference
+    def _no_grad_ctx(self):
+        return torch.inference_mode(not self.training)
+
+    def encode_source(self, source: Tensor) -> SourceState:
+        """Code A of the source and its AdaIN parameters (both depend on the source only)."""
+        self._check_size(source, "source")
+        with self._no_grad_ctx():
+            code_a = self.encoder_a(source)
+            return {"code_a": code_a, "adain": self.modulation(code_a)}
+
+    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str,
+                      driving_ref: Optional[Tensor]) -> Tensor:
+        if mode != "absolute":  # the base class already refuses relative mode; keep the guard local too
+            raise NotImplementedError("crosstrain has no relative mode (the seed defines G(E_A(source), E_B(driving)) only)")
+        b, t = driving.shape[:2]
+        frames = driving.reshape(b * t, *driving.shape[2:])
+        self._check_size(frames, "driving")
+        adain_all = state["adain"]
+        outs = []
+        with self._no_grad_ctx():
+            for start in range(0, b * t, self.chunk_size):
+                x = frames[start:start + self.chunk_size]
+                idx = torch.arange(start, start + x.shape[0], device=x.device) // t
+                adain = adain_all.expand(x.shape[0], *adain_all.shape[1:]) if adain_all.shape[0] == 1 \
+                    else adain_all.index_select(0, idx)
+                outs.append(self.generator(self.encoder_b(x), adain).clamp(0, 1))
+        return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
+
+    @torch.no_grad()
+    def visualize(self, source: Tensor, driving: Tensor, result: Optional[Tensor] = None) -> np.ndarray:
+        """The seed's plot layout (its figure 4) as an H×W×3 uint8 image: for every driving frame one
+        2-column panel, x1 = source, x2 = driving frame; rows x_{A1,B1} x_{A2,B2} / x̂_{A1,B2} x̂_{A2,B1} /
+        x̂1 x̂2. ``source`` 1×3×H×W (or one per driving frame), ``driving`` N×3×H×W or 1×N×3×H×W.
+        ``result`` (what :func:`motionbench.animate_task` may pass) is not needed and ignored."""
+        from motionbench.train.logging import image_grid
+
+        if driving.dim() == 5:
+            if driving.shape[0] != 1:
+                raise ValueError(f"visualize: driving clip must be 1×N×3×H×W, got {tuple(driving.shape)}")
+            driving = driving[0]
+        if source.dim() == 3:
+            source = source[None]
+        self._check_size(source, "source")
+        self._check_size(driving, "driving")
+        n = driving.shape[0]
+        if source.shape[0] not in (1, n):
+            raise ValueError(f"visualize: {source.shape[0]} sources for {n} driving frames (give 1 or {n})")
+        x1 = source.expand(n, -1, -1, -1) if source.shape[0] == 1 else source
+        was_training = self.training
+        self.eval()
+        try:
+            out = self.cross(x1, driving)
+        finally:
+            self.train(was_training)
+        panels = [image_grid([[x1[i], driving[i]], [out["mixed_12"][i], out["mixed_21"][i]],
+                              [out["cycle_1"][i], out["cycle_2"][i]]]) for i in range(n)]
+        gap = np.full((panels[0].shape[0], 8, 3), 255, dtype=np.uint8)
+        return np.concatenate([p for i, panel in enumerate(panels) for p in ((gap, panel) if i else (panel,))], 1)
+
+    # ------------------------------------------------------------------ training
+    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
+        weights = [float(w) for w in cfg.get("perceptual", [0, 0, 0, 0, 0])]
+        if sum(weights) == 0:
+            return None
+        kind = str(cfg.get("perceptual_kind", "vgg19"))
+        scales = tuple(cfg.get("scales", (1, 0.5, 0.25, 0.125)))
+        verify = bool(cfg.get("verify_weights", True))
+        key = (kind, scales, tuple(weights), verify)
+        if key not in self._loss_modules:
+            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
+        return self._loss_modules[key].to(device)
+
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Seed eq. 4 (L_rec + γ·(L_cyc,E_A + L_cyc,E_B)) plus the same-video reconstruction and the optional
+        GAN term; see the module docstring for every term."""
+        if "other" not in batch:
+            raise ValueError("crosstrain needs batch['other'] (a frame of a different identity); the shared "
+                             "trainer adds it because training_inputs lists 'other'")
+        source, driving, other = batch["source"], batch["driving"], batch["other"]
+        w_rec = float(loss_cfg.get("reconstruction", 1.0))
+        w_pair = float(loss_cfg.get("pair_reconstruction", 1.0))
+        gamma = float(loss_cfg.get("gamma", 0.4))
+        w_ca, w_cb = gamma * float(loss_cfg.get("cycle_a", 1.0)), gamma * float(loss_cfg.get("cycle_b", 1.0))
+        gen_gan = float(loss_cfg.get("generator_gan", 0.0))
+        perceptual = self._perceptual(loss_cfg, source.device)
+        out = self.cross(source, other, driving=driving, cycle=w_rec != 0 or perceptual is not None)
+        losses: Dict[str, Tensor] = {}
+        if w_pair != 0:
+            losses["pair_reconstruction"] = w_pair * F.l1_loss(out["prediction"], driving)
+        if w_rec != 0:
+            losses["reconstruction"] = w_rec * (F.l1_loss(out["cycle_1"], source) + F.l1_loss(out["cycle_2"], other))
+        if perceptual is not None:
+            losses["perceptual"] = (perceptual(out["prediction"], driving) + perceptual(out["cycle_1"], source)
+                                    + perceptual(out["cycle_2"], other))
+        if w_ca != 0:
+            losses["cycle_a"] = w_ca * (F.mse_loss(out["a_mixed_12"], out["a1"]) + F.mse_loss(out["a_mixed_21"], out["a2"]))
+        if w_cb != 0:
+            losses["cycle_b"] = w_cb * (F.mse_loss(out["b_mixed_21"], out["b1"]) + F.mse_loss(out["b_mixed_12"], out["b2"]))
+        if gen_gan != 0:
+            if self.discriminator is None:
+                raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
+            fake = torch.cat([out["prediction"], out["mixed_12"], out["mixed_21"]])
+            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(fake * 2 - 1), str(loss_cfg.get("gan_kind", "nonsat")))
+        if not losses:
+            raise ValueError("crosstrain: every loss weight is 0 (reconstruction, pair_reconstruction, gamma, generator_gan)")
+        generated = {k: out[k] for k in ("prediction", "mixed_12", "mixed_21")}
+        if "cycle_1" in out:
+            generated.update(cycle_1=out["cycle_1"], cycle_2=out["cycle_2"])
+        return losses, generated
+
+    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
+                             generated: Mapping[str, Tensor]) -> list:
+        """[N×1 logits] of the StyleGAN2 discriminator for images in [0, 1]."""
+        if self.discriminator is None:
+            raise NotImplementedError("this crosstrain model was built with use_discriminator: false")
+        return [self.discriminator(images * 2 - 1)]
+
+    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """Real frames (source, driving, other) vs the pair reconstruction and both mixed images."""
+        if float(loss_cfg.get("generator_gan", 0.0)) == 0 or self.discriminator is None:
+            return {}
+        kind = str(loss_cfg.get("gan_kind", "nonsat"))
+        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
+        weight = float(loss_cfg.get("discriminator_gan", 1.0))
+        real_images = torch.cat([batch["source"], batch["driving"], batch["other"]])
+        fake_images = torch.cat([generated["prediction"], generated["mixed_12"], generated["mixed_21"]]).detach()
+        (real,) = self.discriminator_logits(real_images, batch, generated)
+        (fake,) = self.discriminator_logits(fake_images, batch, generated)
+        return {"disc_gan": weight * gan_d_loss(real, fake, kind, real_label=real_label)}
