@@ -18,6 +18,10 @@ DIRECTION = {"l1": False, "lpips": False, "fid": False, "kid": False, "akd": Fal
              "psnr": True, "ssim": True, "id_similarity": True}
 
 
+# rows that differ in these columns score different things: kept apart, and shown when a table mixes them
+NONCOMPARABLE = ("mode", "compat", "selection")
+
+
 def load_latest(path: Path):
     import pandas as pd
 
@@ -25,7 +29,7 @@ def load_latest(path: Path):
     if not rows:
         raise ValueError(f"leaderboard {path} is empty or missing")
     df = pd.DataFrame(rows)
-    keys = KEY_COLUMNS + [c for c in ("compat", "selection") if c in df]
+    keys = KEY_COLUMNS + [c for c in NONCOMPARABLE if c in df]
     df = df.drop_duplicates(subset=keys, keep="last")
     metrics = [c for c in df.columns if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS]
     for m in metrics:
@@ -38,7 +42,7 @@ def markdown(df, metrics: Sequence[str]) -> str:
     for (dataset, protocol), part in df.groupby(["dataset", "protocol"], sort=False):
         cols = [m for m in metrics if part[m].notna().any()]
         # rows scored on different test frames are not comparable: then say which frames each row used
-        labels = ["method", "checkpoint"] + [c for c in ("compat", "selection") if c in part and part[c].nunique() > 1]
+        labels = ["method", "checkpoint"] + [c for c in NONCOMPARABLE if c in part and part[c].nunique() > 1]
         out.append(f"### {dataset} — {protocol.replace('_', '-')}\n")
         arrows = {m: ("↑" if DIRECTION.get(m, False) else "↓") for m in cols}
         out.append("| " + " | ".join(labels) + " | " + " | ".join(f"{m} {arrows[m]}" for m in cols) + " |")

@@ -1,8 +1,8 @@
 """Result records (results.json + per-video CSV) and the leaderboard CSV (DESIGN §7).
 
 The leaderboard has one row per run and protocol: ``method, checkpoint, dataset, protocol``, one column
-per metric, then provenance columns (``compat`` and ``selection``, which test frames were scored, tell
-apart rows of the same method that are not comparable). Appending takes an inter-process file lock and rewrites the whole
+per metric, then provenance columns (``mode``: absolute or relative animation; ``compat``; ``selection``:
+which test frames were scored — these tell apart rows of one method that are not comparable). Appending takes an inter-process file lock and rewrites the whole
 file through a temporary file + rename, so concurrent writers never interleave or truncate rows and a
 crash never leaves a half-written file.
 """
@@ -25,7 +25,7 @@ PROTOCOL_VERSION = "motionbench-protocol-1"
 KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
 # leaderboard column order of the standard metrics (others follow alphabetically)
 METRIC_ORDER = ["l1", "psnr", "ssim", "lpips", "fid", "kid", "akd", "mkr", "aed", "id_similarity"]
-PROVENANCE_COLUMNS = ["compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
+PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
                       "motionbench_version", "git", "torch", "device", "protocol_version"]
 
 
@@ -71,6 +71,7 @@ def leaderboard_rows(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
         for name, res in metrics.items():
             row[name] = res["value"]
         row.update({
+            "mode": record["benchmark"]["same_mode" if protocol == "same_identity" else "cross_mode"],
             "compat": record["benchmark"]["compat"],
             "selection": record["benchmark"].get("selection", ""),
             "metric_settings": json.dumps(record["metric_settings"], sort_keys=True, separators=(",", ":")),
