@@ -1,0 +1,181 @@
+"""``imf``: Implicit Motion Function (Gao et al., CVPR 2024) behind the motionbench contract.
+
+IMF has no public code; the network follows the paper and its supplementary material (seed document 004):
+dense feature encoder E_F, latent token encoder E_T, latent token decoder IMF_D (StyleGAN2 synthesis from a
+constant, token as style), implicit motion alignment IMF_A (cross-attention + transformer blocks) per
+scale, frame decoder D_F — see :mod:`.generator`. Constructor arguments (no official names exist):
+
+- ``size`` — input resolution (power of two); the positional embeddings of IMF_A fix it.
+- ``token_dim`` — latent token dimension (32 in the paper).
+- ``initial_channels`` / ``stem_downsamples`` / ``feature_channels`` — E_F (and D_F) widths and scales.
+- ``motion_channels`` — IMF_D output widths per scale (default: ``feature_channels``).
+- ``token_encoder_channels`` / ``token_mlp_layers`` — E_T.
+- ``attention_scales`` — scale indices (0 = finest) where IMF_A runs; other scales pass f_r through.
+- ``num_transformer_blocks`` (4 in the paper) / ``num_heads`` / ``ffn_ratio`` — IMF_A's transformer blocks.
+- ``decoder_res_blocks`` — FeatResBlocks refining each aligned feature in D_F.
+- ``discriminator_params`` — two-scale spectral-norm patch discriminator (:class:`MultiScaleDiscriminator`
+  of FOMM/pix2pixHD design); None for an inference-only model.
+- ``chunk_size`` — driving frames per forward pass at inference.
+
+Modes: **absolute** (the paper's setting, reference = source): t_c = E_T(driving_t).
+**relative**: t_c = t_src + E_T(driving_t) − E_T(driving_ref) — the token offset of the driving frame from
+the driving reference moves the source's own token (LIA's relative rule, applied in IMF's token space;
+the paper defines no relative mode). In both modes K and V come from the source (m_r = IMF_D(t_src),
+V = f_src).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
+from motionbench.nn.losses import ImagePyramid, build_perceptual, gan_d_loss, gan_g_loss
+
+from .generator import IMFGenerator, select
+
+__all__ = ["IMFAnimator"]
+
+DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+
+
+class IMFAnimator(Animator):
+    name = "imf"
+    capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
+    default_preset = "256"
+
+    def __init__(self, size: int = 256, token_dim: int = 32, initial_channels: int = 64, stem_downsamples: int = 1,
+                 feature_channels: Sequence[int] = (128, 256, 512, 512),
+                 motion_channels: Optional[Sequence[int]] = None,
+                 token_encoder_channels: Sequence[int] = (64, 128, 256, 512, 512, 512, 512),
+                 token_mlp_layers: int = 4, attention_scales: Optional[Sequence[int]] = None,
+                 num_transformer_blocks: int = 4, num_heads: int = 8, ffn_ratio: float = 4.0,
+                 decoder_res_blocks: int = 3, blur_kernel: Sequence[int] = (1, 3, 3, 1),
+                 discriminator_params: Optional[Mapping[str, Any]] = None, chunk_size: int = 4) -> None:
+        super().__init__(size=size, token_dim=token_dim, initial_channels=initial_channels,
+                         stem_downsamples=stem_downsamples, feature_channels=list(feature_channels),
+                         motion_channels=None if motion_channels is None else list(motion_channels),
+                         token_encoder_channels=list(token_encoder_channels), token_mlp_layers=token_mlp_layers,
+                         attention_scales=None if attention_scales is None else list(attention_scales),
+                         num_transformer_blocks=num_transformer_blocks, num_heads=num_heads, ffn_ratio=ffn_ratio,
+                         decoder_res_blocks=decoder_res_blocks, blur_kernel=list(blur_kernel),
+                         discriminator_params=None if discriminator_params is None else dict(discriminator_params),
+                         chunk_size=chunk_size)
+        if int(chunk_size) < 1:
+            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+        self.size = int(size)
+        self.chunk_size = int(chunk_size)
+        self.generator = IMFGenerator(self.size, int(token_dim), int(initial_channels), int(stem_downsamples),
+                                      feature_channels, motion_channels, token_encoder_channels,
+                                      int(token_mlp_layers), attention_scales, int(num_transformer_blocks),
+                                      int(num_heads), float(ffn_ratio), int(decoder_res_blocks), list(blur_kernel))
+        self.discriminator = (MultiScaleDiscriminator(**dict(discriminator_params))
+                              if discriminator_params is not None else None)
+        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
+
+    # ------------------------------------------------------------------ inference
+    def _no_grad_ctx(self):
+        """inference_mode in eval mode; ordinary autograd in training mode."""
+        return torch.inference_mode(not self.training)
+
+    def _check_size(self, images: Tensor) -> None:
+        if tuple(images.shape[-2:]) != (self.size, self.size):
+            raise ValueError(f"IMF ({self.size}×{self.size}) got images of size {tuple(images.shape[-2:])}; "
+                             f"resize them or use a preset built for that size")
+
+    def encode_source(self, source: Tensor) -> SourceState:
+        """f_src per scale, the source token t_src and the attention keys / values built from them."""
+        self._check_size(source)
+        with self._no_grad_ctx():
+            return self.generator.encode_reference(source)
+
+    def tokens(self, images: Tensor) -> Tensor:
+        """Latent tokens (N×token_dim) of N×3×S×S images in [0, 1], ``chunk_size`` at a time."""
+        with self._no_grad_ctx():
+            return torch.cat([self.generator.tokens(images[i:i + self.chunk_size])
+                              for i in range(0, images.shape[0], self.chunk_size)])
+
+    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str,
+                      driving_ref: Optional[Tensor]) -> Tensor:
+        self._check_size(driving)
+        b, t = driving.shape[:2]
+        frames = driving.reshape(b * t, *driving.shape[2:])
+        owner = torch.arange(b * t, device=driving.device) // t
+        with self._no_grad_ctx():
+            tokens = self.tokens(frames)
+            if mode == "relative":
+                self._check_size(driving_ref)
+                offset = state["token"] - self.generator.tokens(driving_ref)  # t_src − t_ref per batch row
+                tokens = tokens + select(offset, owner)
+            outs: List[Tensor] = []
+            for start in range(0, b * t, self.chunk_size):
+                stop = min(start + self.chunk_size, b * t)
+                outs.append(self.generator.decode(tokens[start:stop], state, owner[start:stop]))
+            return torch.cat(outs).clamp_(0, 1).reshape(driving.shape)
+
+    # ------------------------------------------------------------------ training
+    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
+        weights = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
+        if sum(weights) == 0:
+            return None
+        kind = str(cfg.get("perceptual_kind", "vgg19"))
+        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
+        verify = bool(cfg.get("verify_weights", True))
+        key = ("perceptual", kind, scales, tuple(weights), verify)
+        if key not in self._loss_modules:
+            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
+        return self._loss_modules[key].to(device)
+
+    def _need_discriminator(self) -> MultiScaleDiscriminator:
+        if self.discriminator is None:
+            raise ValueError("this IMF model has no discriminator (discriminator_params: null); set "
+                             "loss.generator_gan=0 or build it with discriminator_params")
+        return self.discriminator
+
+    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
+                             generated: Mapping[str, Tensor]) -> list:
+        """Patch logit maps of every discriminator scale (pix2pixHD: the image and its ½ down-sampling)."""
+        disc = self._need_discriminator()
+        key = ("disc_pyramid", tuple(disc.scales))
+        if key not in self._loss_modules:
+            self._loss_modules[key] = ImagePyramid(disc.scales, images.shape[1])
+        pyramid = self._loss_modules[key].to(images.device)(images)
+        maps = disc({"prediction_" + str(s): pyramid[s] for s in disc.scales})
+        return [maps["prediction_map_" + str(s)] for s in disc.scales]
+
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        """Supplementary eq. 4: λ_p·L1 + λ_v·VGG pyramid + λ_G·hinge GAN (summed over the D scales),
+        reconstructing ``driving`` from ``source`` in absolute mode."""
+        source, driving = batch["source"], batch["driving"]
+        self._check_size(source)
+        prediction = self.generator(source, driving)
+        losses: Dict[str, Tensor] = {}
+        l1 = float(loss_cfg.get("l1", 10.0))
+        if l1 != 0:
+            losses["l1"] = l1 * F.l1_loss(prediction, driving)
+        perceptual = self._perceptual(loss_cfg, prediction.device)
+        if perceptual is not None:
+            losses["perceptual"] = perceptual(prediction, driving)
+        gen_gan = float(loss_cfg.get("generator_gan", 1.0))
+        if gen_gan != 0:
+            self._need_discriminator()
+            kind = str(loss_cfg.get("gan_kind", "hinge"))
+            fake = self.discriminator_logits(prediction, batch, {})
+            losses["gen_gan"] = gen_gan * sum(gan_g_loss(f, kind) for f in fake)
+        return losses, {"prediction": prediction}
+
+    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
+                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """Hinge loss on real driving frames vs reconstructions, summed over the discriminator scales."""
+        if float(loss_cfg.get("generator_gan", 1.0)) == 0 or self.discriminator is None:
+            return {}
+        kind = str(loss_cfg.get("gan_kind", "hinge"))
+        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
+        weight = float(loss_cfg.get("discriminator_gan", 1.0))
+        real = self.discriminator_logits(batch["driving"], batch, generated)
+        fake = self.discriminator_logits(generated["prediction"].detach(), batch, generated)
+        return {"disc_gan": weight * sum(gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))}
