@@ -17,6 +17,9 @@ IDENTITY_EMBEDDERS: Registry = Registry("identity embedder", entry_point_group="
 ANIMATORS.add("identity", "motionbench.methods.baselines.identity:IdentityAnimator", aliases=["copy_source"])
 ANIMATORS.add("fomm", "motionbench.methods.fomm.animator:FOMMAnimator", aliases=["first_order_model"])
 ANIMATORS.add("lia", "motionbench.methods.lia.animator:LIAAnimator", aliases=["latent_image_animator"])
+ANIMATORS.add("crosstrain", "motionbench.methods.crosstrain.animator:CrossTrainAnimator", aliases=["cross_training"])
+ANIMATORS.add("imf", "motionbench.methods.imf.animator:IMFAnimator", aliases=["implicit_motion_function"])
+ANIMATORS.add("lwgan", "motionbench.methods.lwgan.animator:LWGANAnimator", aliases=["liquid_warping_gan"])
 
 # ---------------------------------------------------------------------------------------- datasets
 DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases=["puppets"])
