@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import copy
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Union
 
@@ -159,8 +159,28 @@ class Animator(nn.Module, abc.ABC):
     def discriminator_losses(
         self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
     ) -> Dict[str, Tensor]:
-        """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``)."""
-        raise NotImplementedError(f"method '{self.name}' has no discriminator")
+        """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``).
+
+        Default: ``{"disc_gan": loss.discriminator_gan × Σ_maps gan_d_loss(real, fake)}`` over the logit maps
+        of :meth:`discriminator_logits` on :meth:`discriminator_inputs`, with the ``loss.gan_kind`` objective
+        and one-sided ``loss.label_smoothing``; empty when ``loss.generator_gan`` is 0 or there is no
+        discriminator (the official trainers skip the D step then).
+        """
+        from .nn.losses import gan_d_loss
+
+        if float(loss_cfg.get("generator_gan", 0.0)) == 0 or self.discriminator_module() is None:
+            return {}
+        kind = str(loss_cfg.get("gan_kind", "lsgan"))
+        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
+        real_images, fake_images = self.discriminator_inputs(batch, generated)
+        real = self.discriminator_logits(real_images, batch, generated)
+        fake = self.discriminator_logits(fake_images.detach(), batch, generated)
+        loss = sum(gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))
+        return {"disc_gan": float(loss_cfg.get("discriminator_gan", 1.0)) * loss}
+
+    def discriminator_inputs(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
+        """The (real, fake) images the discriminator compares: the driving frames vs ``generated["prediction"]``."""
+        return batch["driving"], generated["prediction"]
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
         """The discriminator's logit maps for ``images`` (used by the trainer's gradient penalties)."""

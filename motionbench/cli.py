@@ -15,7 +15,7 @@ import os
 import sys
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, NoReturn, Optional, Sequence
 
 log = logging.getLogger("motionbench")
 
@@ -33,7 +33,7 @@ def _user_errors() -> tuple:
             NotImplementedError, ValueError, FileNotFoundError)
 
 
-def fail(message: str, code: int = 2) -> "NoReturn":  # type: ignore[name-defined]
+def fail(message: str, code: int = 2) -> NoReturn:
     print(f"motionbench: error: {message}", file=sys.stderr)
     sys.exit(code)
 

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-import os
 import platform
 import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 from omegaconf import DictConfig, OmegaConf

@@ -1,7 +1,6 @@
 """End-to-end CLI: the default benchmark, multirun, plugins, animate, listings and bad input."""
 import csv
 import json
-from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np

@@ -18,7 +18,6 @@ from PIL import Image
 from motionbench.data.base import DatasetError, Pair
 from motionbench.data.readers import FFmpegReader, MetaCache, open_reader
 from motionbench.data.video import FOMMLayoutDataset, parse_identity, read_pairs_csv
-from motionbench.registries import DATASETS
 
 S = 32  # frame size of the fixtures
 

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.losses import build_perceptual, gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .networks import CodeEncoder, LordGenerator, Modulation
@@ -230,16 +230,7 @@ class CrossTrainAnimator(Animator):
             raise NotImplementedError("this crosstrain model was built with use_discriminator: false")
         return [self.discriminator(images * 2 - 1)]
 
-    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+    def discriminator_inputs(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
         """Real frames (source, driving, other) vs the pair reconstruction and both mixed images."""
-        if float(loss_cfg.get("generator_gan", 0.0)) == 0 or self.discriminator is None:
-            return {}
-        kind = str(loss_cfg.get("gan_kind", "nonsat"))
-        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
-        weight = float(loss_cfg.get("discriminator_gan", 1.0))
-        real_images = torch.cat([batch["source"], batch["driving"], batch["other"]])
-        fake_images = torch.cat([generated["prediction"], generated["mixed_12"], generated["mixed_21"]]).detach()
-        (real,) = self.discriminator_logits(real_images, batch, generated)
-        (fake,) = self.discriminator_logits(fake_images, batch, generated)
-        return {"disc_gan": weight * gan_d_loss(real, fake, kind, real_label=real_label)}
+        return (torch.cat([batch["source"], batch["driving"], batch["other"]]),
+                torch.cat([generated["prediction"], generated["mixed_12"], generated["mixed_21"]]))

@@ -154,10 +154,6 @@ class FOMMAnimator(Animator):
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         return fomm_losses.generator_losses(self, batch, loss_cfg)
 
-    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-        return fomm_losses.discriminator_losses(self, batch, generated, loss_cfg)
-
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
         if self.discriminator is None:
             raise NotImplementedError("this FOMM config has no discriminator_params")

@@ -6,22 +6,23 @@ Loss config keys (``conf/loss/fomm.yaml``, official ``train_params`` names): ``s
 ``feature_matching`` (per-D-layer weights or one number), ``equivariance_value``, ``equivariance_jacobian``,
 ``transform_params`` (sigma_affine, sigma_tps, points_tps), plus the shared ``gan_kind`` and
 ``label_smoothing``. As in the official trainer, the discriminator is only trained when ``generator_gan``
-is non-zero (:func:`discriminator_losses` returns no terms otherwise).
+is non-zero (the discriminator loss is the Animator base class's: LSGAN on every scale's logit map,
+real driving frames vs predictions, no terms when ``generator_gan`` is 0).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from motionbench.nn.losses import ImagePyramid, build_perceptual, feature_matching_loss, gan_d_loss, gan_g_loss
+from motionbench.nn.losses import ImagePyramid, build_perceptual, feature_matching_loss, gan_g_loss
 from motionbench.nn.tps import RandomTPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import FOMMAnimator
 
-__all__ = ["generator_losses", "discriminator_losses", "discriminator_logits"]
+__all__ = ["generator_losses", "discriminator_logits"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
@@ -118,16 +119,3 @@ def discriminator_logits(model: "FOMMAnimator", images: Tensor, generated: Mappi
     """Logit maps of every discriminator scale for ``images`` (conditioned on the driving keypoints)."""
     maps = model.discriminator(_disc_pyramid(model, images), kp=_kp_from(generated, "kp_driving"))
     return [maps["prediction_map_" + str(s)] for s in model.discriminator.scales]
-
-
-def discriminator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                         cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-    """Weighted discriminator term ``disc_gan`` (empty when ``generator_gan`` is 0, like the official trainer)."""
-    if float(cfg.get("generator_gan", 0)) == 0 or model.discriminator is None:
-        return {}
-    kind = str(cfg.get("gan_kind", "lsgan"))
-    real_label = 1.0 - float(cfg.get("label_smoothing", 0.0))
-    weight = float(cfg.get("discriminator_gan", 1))
-    real = discriminator_logits(model, batch["driving"], generated)
-    fake = discriminator_logits(model, generated["prediction"].detach(), generated)
-    return {"disc_gan": sum(weight * gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))}

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
 from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
-from motionbench.nn.losses import ImagePyramid, build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.losses import ImagePyramid, build_perceptual, gan_g_loss
 
 from .generator import IMFGenerator, select
 
@@ -167,15 +167,3 @@ class IMFAnimator(Animator):
             fake = self.discriminator_logits(prediction, batch, {})
             losses["gen_gan"] = gen_gan * sum(gan_g_loss(f, kind) for f in fake)
         return losses, {"prediction": prediction}
-
-    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-        """Hinge loss on real driving frames vs reconstructions, summed over the discriminator scales."""
-        if float(loss_cfg.get("generator_gan", 1.0)) == 0 or self.discriminator is None:
-            return {}
-        kind = str(loss_cfg.get("gan_kind", "hinge"))
-        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
-        weight = float(loss_cfg.get("discriminator_gan", 1.0))
-        real = self.discriminator_logits(batch["driving"], batch, generated)
-        fake = self.discriminator_logits(generated["prediction"].detach(), batch, generated)
-        return {"disc_gan": weight * sum(gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))}

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
-from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.losses import build_perceptual, gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .generator import Generator
@@ -188,22 +188,11 @@ class LIAAnimator(Animator):
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
                              generated: Mapping[str, Tensor]) -> list:
-        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]."""
+        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]. The D loss is the base class's:
+        the official ``dis_update`` (logistic loss, real driving frames vs reconstructions)."""
         if self.discriminator is None:
             raise NotImplementedError("this LIA model was built with use_discriminator: false")
         return [self.discriminator(images * 2 - 1)]
-
-    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-        """Official ``dis_update``: logistic (non-saturating) loss on real driving frames vs reconstructions."""
-        if float(loss_cfg.get("generator_gan", 1.0)) == 0 or self.discriminator is None:
-            return {}
-        kind = str(loss_cfg.get("gan_kind", "nonsat"))
-        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
-        weight = float(loss_cfg.get("discriminator_gan", 1.0))
-        (real,) = self.discriminator_logits(batch["driving"], batch, generated)
-        (fake,) = self.discriminator_logits(generated["prediction"].detach(), batch, generated)
-        return {"disc_gan": weight * gan_d_loss(real, fake, kind, real_label=real_label)}
 
     # ------------------------------------------------------------------ checkpoints
     def official_checkpoint(self) -> Dict[str, Any]:

@@ -6,7 +6,7 @@ Frames leave the dataset as float32 tensors in [0, 1], shape N×3×H×W, at the 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional
+from typing import List, Mapping
 
 import numpy as np
 import torch

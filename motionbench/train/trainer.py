@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import logging
-import math
 import os
 import random
 import re
