@@ -116,25 +116,28 @@ def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
     videos = dataset.videos(opts.split)
     if opts.max_videos is not None:
         videos = videos[: opts.max_videos]
-    out: Dict[str, ProtocolResult] = {}
+    # every protocol's jobs first, so that a bad pairs CSV fails before any frame is animated
+    plan: Dict[str, List[Tuple[VideoRef, VideoRef, int]]] = {}
     for protocol in opts.protocols:
+        if protocol == "same_identity":
+            plan[protocol] = [(v, v, 0) for v in videos]
+            continue
+        mode = effective_cross_mode(model, opts.cross_mode)
+        if mode != opts.cross_mode:
+            log.warning(
+                "method '%s' has no %s mode: the cross-identity protocol runs in %s mode (recorded in "
+                "results.json benchmark.cross_mode)", model.name, opts.cross_mode, mode)
+            opts = replace(opts, cross_mode=mode)
+        by_name = {v.name: v for v in dataset.videos(opts.split)}
+        pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
+        if not pairs:
+            raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
+                               f"(needs at least two identities)")
+        plan[protocol] = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
+    out: Dict[str, ProtocolResult] = {}
+    for protocol, jobs in plan.items():
         torch.manual_seed(opts.seed)
         np.random.seed(opts.seed)
-        if protocol == "same_identity":
-            jobs = [(v, v, 0) for v in videos]
-        else:
-            mode = effective_cross_mode(model, opts.cross_mode)
-            if mode != opts.cross_mode:
-                log.warning(
-                    "method '%s' has no %s mode: the cross-identity protocol runs in %s mode (recorded in "
-                    "results.json benchmark.cross_mode)", model.name, opts.cross_mode, mode)
-                opts = replace(opts, cross_mode=mode)
-            by_name = {v.name: v for v in dataset.videos(opts.split)}
-            pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
-            if not pairs:
-                raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
-                                   f"(needs at least two identities)")
-            jobs = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
         out[protocol] = _run_protocol(model, dataset, metrics, opts, protocol, jobs, device)
     return out
 

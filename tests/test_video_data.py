@@ -259,6 +259,22 @@ def test_pairs_csv_missing_video_names_csv_row_and_video(tmp_path):
         _ds(root, pairs_csv=str(tmp_path / "nope.csv")).pairs("test")
 
 
+def test_bad_pairs_csv_fails_before_any_frame_is_animated(tmp_path):
+    from motionbench import create_animator
+    from motionbench.runner import BenchmarkOptions, run_benchmark
+
+    root = _pairs_layout(tmp_path)
+    csv = tmp_path / "bad_pairs.csv"
+    csv.write_text("source,driving,frame\na#1.mp4,zed#9.mp4,0\n")
+    model = create_animator("identity")
+    calls = []
+    model.register_forward_pre_hook(lambda *a: calls.append(1))
+    model.encode_source = lambda *a, **k: calls.append(1)  # the runner must not reach any animation
+    with pytest.raises(DatasetError, match="zed#9.mp4"):
+        run_benchmark(model, _ds(root, pairs_csv=str(csv)), [], BenchmarkOptions(progress=False))
+    assert not calls
+
+
 # ----------------------------------------------------------------------------------------- bad input
 def _one_video_root(tmp_path, name, make):
     root = tmp_path / "bad"
