@@ -15,7 +15,7 @@ import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Dict, Iterator, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor, nn
@@ -189,6 +189,30 @@ class Animator(nn.Module, abc.ABC):
     def discriminator_module(self) -> Optional[nn.Module]:
         """The discriminator (its parameters get their own optimiser); None for non-adversarial methods."""
         return getattr(self, "discriminator", None)
+
+    def loss_module(self, key: Tuple, factory: Callable[[], nn.Module], device: torch.device) -> nn.Module:
+        """A loss network (VGG pyramid, image pyramid, ...) built by ``factory`` once per ``key`` and moved to
+        ``device``. Kept in a plain dict, so it is never part of the state dict or of a checkpoint."""
+        cache = self.__dict__.setdefault("_loss_modules", {})
+        if key not in cache:
+            cache[key] = factory()
+        cache[key] = cache[key].to(device)
+        return cache[key]
+
+    def perceptual_loss(self, loss_cfg: Mapping[str, Any], device: torch.device, default_weights: Sequence[float],
+                        default_scales: Sequence[float]) -> Optional[nn.Module]:
+        """The ``loss.perceptual`` pyramid: layer weights ``perceptual``, ``perceptual_kind`` (vgg19 | pixel),
+        image ``scales``, ``verify_weights``; None when every layer weight is 0."""
+        from .nn.losses import build_perceptual
+
+        weights = tuple(float(w) for w in loss_cfg.get("perceptual", default_weights))
+        if sum(weights) == 0:
+            return None
+        kind = str(loss_cfg.get("perceptual_kind", "vgg19"))
+        scales = tuple(loss_cfg.get("scales", default_scales))
+        verify = bool(loss_cfg.get("verify_weights", True))
+        return self.loss_module(("perceptual", kind, scales, weights, verify),
+                                lambda: build_perceptual(kind, scales, list(weights), verify_weights=verify), device)
 
     def generator_parameters(self) -> Iterator[nn.Parameter]:
         disc = self.discriminator_module()

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.nn.losses import build_perceptual, gan_g_loss
+from motionbench.nn.losses import gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .networks import CodeEncoder, LordGenerator, Modulation
@@ -65,7 +65,6 @@ class CrossTrainAnimator(Animator):
         self.generator = LordGenerator(size, content_dim, n_adain_layers, adain_dim, last_channels)
         self.discriminator = (StyleGAN2Discriminator(size, disc_channel_multiplier, list(blur_kernel), disc_channel_max)
                               if use_discriminator else None)
-        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
 
     # ------------------------------------------------------------------ building blocks
     def _check_size(self, images: Tensor, what: str = "images") -> None:
@@ -172,18 +171,6 @@ class CrossTrainAnimator(Animator):
         return np.concatenate([p for i, panel in enumerate(panels) for p in ((gap, panel) if i else (panel,))], 1)
 
     # ------------------------------------------------------------------ training
-    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
-        weights = [float(w) for w in cfg.get("perceptual", [0, 0, 0, 0, 0])]
-        if sum(weights) == 0:
-            return None
-        kind = str(cfg.get("perceptual_kind", "vgg19"))
-        scales = tuple(cfg.get("scales", (1, 0.5, 0.25, 0.125)))
-        verify = bool(cfg.get("verify_weights", True))
-        key = (kind, scales, tuple(weights), verify)
-        if key not in self._loss_modules:
-            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
-        return self._loss_modules[key].to(device)
-
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Seed eq. 4 (L_rec + γ·(L_cyc,E_A + L_cyc,E_B)) plus the same-video reconstruction and the optional
@@ -197,7 +184,7 @@ class CrossTrainAnimator(Animator):
         gamma = float(loss_cfg.get("gamma", 0.4))
         w_ca, w_cb = gamma * float(loss_cfg.get("cycle_a", 1.0)), gamma * float(loss_cfg.get("cycle_b", 1.0))
         gen_gan = float(loss_cfg.get("generator_gan", 0.0))
-        perceptual = self._perceptual(loss_cfg, source.device)
+        perceptual = self.perceptual_loss(loss_cfg, source.device, [0, 0, 0, 0, 0], (1, 0.5, 0.25, 0.125))
         out = self.cross(source, other, driving=driving, cycle=w_rec != 0 or perceptual is not None)
         losses: Dict[str, Tensor] = {}
         if w_pair != 0:

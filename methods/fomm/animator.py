@@ -65,7 +65,6 @@ class FOMMAnimator(Animator):
             raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         self.chunk_size = int(chunk_size)
         self.channels_last = bool(channels_last)
-        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
 
     # ------------------------------------------------------------------ inference
     def _no_grad_ctx(self):

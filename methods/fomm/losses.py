@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from motionbench.nn.losses import ImagePyramid, build_perceptual, feature_matching_loss, gan_g_loss
+from motionbench.nn.losses import ImagePyramid, feature_matching_loss, gan_g_loss
 from motionbench.nn.tps import RandomTPS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,19 +34,10 @@ def _layer_weights(value: Any, n: int) -> List[float]:
     return [float(v) for v in value]
 
 
-def _cached(model: "FOMMAnimator", key: Tuple, factory) -> nn.Module:
-    """Loss helper modules live outside the module tree (never in state dicts), moved to the model's device."""
-    cache = model._loss_modules
-    if key not in cache:
-        cache[key] = factory()
-    ref = next(model.generator.parameters())
-    cache[key] = cache[key].to(ref.device)
-    return cache[key]
-
-
 def _disc_pyramid(model: "FOMMAnimator", images: Tensor) -> Dict[str, Tensor]:
     scales = model.discriminator.scales
-    pyr = _cached(model, ("disc_pyramid", tuple(scales)), lambda: ImagePyramid(scales, images.shape[1]))
+    pyr = model.loss_module(("disc_pyramid", tuple(scales)), lambda: ImagePyramid(scales, images.shape[1]),
+                            images.device)
     return {"prediction_" + str(s): v for s, v in pyr(images).items()}
 
 
@@ -68,14 +59,9 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
             generated[f"{name}_{k}"] = v
     losses: Dict[str, Tensor] = {}
 
-    perceptual = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
-    if sum(perceptual) != 0:
-        kind = str(cfg.get("perceptual_kind", "vgg19"))
-        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
-        verify = bool(cfg.get("verify_weights", True))
-        loss = _cached(model, ("perceptual", kind, scales, tuple(perceptual)),
-                       lambda: build_perceptual(kind, scales, perceptual, verify_weights=verify))
-        losses["perceptual"] = loss(prediction, driving)
+    perceptual = model.perceptual_loss(cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
+    if perceptual is not None:
+        losses["perceptual"] = perceptual(prediction, driving)
 
     gen_gan = float(cfg.get("generator_gan", 0))
     if gen_gan != 0:

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
 from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
-from motionbench.nn.losses import ImagePyramid, build_perceptual, gan_g_loss
+from motionbench.nn.losses import ImagePyramid, gan_g_loss
 
 from .generator import IMFGenerator, select
 
@@ -74,7 +74,6 @@ class IMFAnimator(Animator):
                                       int(num_heads), float(ffn_ratio), int(decoder_res_blocks), list(blur_kernel))
         self.discriminator = (MultiScaleDiscriminator(**dict(discriminator_params))
                               if discriminator_params is not None else None)
-        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
 
     # ------------------------------------------------------------------ inference
     def _no_grad_ctx(self):
@@ -117,18 +116,6 @@ class IMFAnimator(Animator):
             return torch.cat(outs).clamp_(0, 1).reshape(driving.shape)
 
     # ------------------------------------------------------------------ training
-    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
-        weights = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
-        if sum(weights) == 0:
-            return None
-        kind = str(cfg.get("perceptual_kind", "vgg19"))
-        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
-        verify = bool(cfg.get("verify_weights", True))
-        key = ("perceptual", kind, scales, tuple(weights), verify)
-        if key not in self._loss_modules:
-            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
-        return self._loss_modules[key].to(device)
-
     def _need_discriminator(self) -> MultiScaleDiscriminator:
         if self.discriminator is None:
             raise ValueError("this IMF model has no discriminator (discriminator_params: null); set "
@@ -139,10 +126,8 @@ class IMFAnimator(Animator):
                              generated: Mapping[str, Tensor]) -> list:
         """Patch logit maps of every discriminator scale (pix2pixHD: the image and its ½ down-sampling)."""
         disc = self._need_discriminator()
-        key = ("disc_pyramid", tuple(disc.scales))
-        if key not in self._loss_modules:
-            self._loss_modules[key] = ImagePyramid(disc.scales, images.shape[1])
-        pyramid = self._loss_modules[key].to(images.device)(images)
+        pyramid = self.loss_module(("disc_pyramid", tuple(disc.scales)),
+                                   lambda: ImagePyramid(disc.scales, images.shape[1]), images.device)(images)
         maps = disc({"prediction_" + str(s): pyramid[s] for s in disc.scales})
         return [maps["prediction_map_" + str(s)] for s in disc.scales]
 
@@ -157,7 +142,7 @@ class IMFAnimator(Animator):
         l1 = float(loss_cfg.get("l1", 10.0))
         if l1 != 0:
             losses["l1"] = l1 * F.l1_loss(prediction, driving)
-        perceptual = self._perceptual(loss_cfg, prediction.device)
+        perceptual = self.perceptual_loss(loss_cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
         if perceptual is not None:
             losses["perceptual"] = perceptual(prediction, driving)
         gen_gan = float(loss_cfg.get("generator_gan", 1.0))

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
-from motionbench.nn.losses import build_perceptual, gan_g_loss
+from motionbench.nn.losses import gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .generator import Generator
@@ -79,7 +79,6 @@ class LIAAnimator(Animator):
         self.generator = Generator(size, style_dim, motion_dim, channel_multiplier, list(blur_kernel), channel_max)
         self.discriminator = (StyleGAN2Discriminator(size, channel_multiplier, list(blur_kernel), channel_max)
                               if use_discriminator else None)
-        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # plain dict: never part of the state dict
 
     # ------------------------------------------------------------------ inference
     def _no_grad_ctx(self):
@@ -151,18 +150,6 @@ class LIAAnimator(Animator):
             return ((self.generator(source * 2 - 1, driving * 2 - 1, h_start) + 1) / 2).clamp(0, 1)
 
     # ------------------------------------------------------------------ training
-    def _perceptual(self, cfg: Mapping[str, Any], device: torch.device) -> Optional[torch.nn.Module]:
-        weights = [float(w) for w in cfg.get("perceptual", [10, 10, 10, 10, 10])]
-        if sum(weights) == 0:
-            return None
-        kind = str(cfg.get("perceptual_kind", "vgg19"))
-        scales = tuple(cfg.get("scales", DEFAULT_SCALES))
-        verify = bool(cfg.get("verify_weights", True))
-        key = ("perceptual", kind, scales, tuple(weights), verify)
-        if key not in self._loss_modules:
-            self._loss_modules[key] = build_perceptual(kind, scales, weights, verify_weights=verify)
-        return self._loss_modules[key].to(device)
-
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Official ``gen_update``: reconstruct ``driving`` from ``source`` (absolute mode) and weight
@@ -172,7 +159,7 @@ class LIAAnimator(Animator):
         recon = self.generator(source * 2 - 1, driving * 2 - 1)
         prediction = (recon + 1) / 2
         losses: Dict[str, Tensor] = {}
-        perceptual = self._perceptual(loss_cfg, recon.device)
+        perceptual = self.perceptual_loss(loss_cfg, recon.device, [10] * 5, DEFAULT_SCALES)
         if perceptual is not None:
             losses["perceptual"] = perceptual((recon.clamp(-1, 1) + 1) / 2, driving)
         l1 = float(loss_cfg.get("l1", 1.0))

@@ -94,7 +94,6 @@ class LWGANAnimator(Animator):
         if unknown:
             raise ValueError(f"unknown normalization_params {sorted(unknown)} (known: {sorted(DEFAULT_NORMALIZATION)})")
         self.normalization = dict(DEFAULT_NORMALIZATION, **dict(normalization_params or {}))
-        self._loss_modules: Dict[Tuple, torch.nn.Module] = {}  # never part of the state dict
 
     # ------------------------------------------------------------------ motion estimator
     def _ctx(self):

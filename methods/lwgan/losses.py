@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from motionbench.nn.losses import build_perceptual, gan_d_loss, gan_g_loss
+from motionbench.nn.losses import gan_d_loss, gan_g_loss
 from motionbench.nn.tps import RandomTPS
 
 from .generator import erode
@@ -37,14 +37,6 @@ __all__ = ["generator_losses", "discriminator_losses", "discriminator_logits", "
 
 DEFAULT_PERCEPTUAL = (10 / 32, 10 / 16, 10 / 8, 10 / 4, 10)
 DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
-
-
-def _cached(model: "LWGANAnimator", key: Tuple, factory) -> nn.Module:
-    if key not in model._loss_modules:
-        model._loss_modules[key] = factory()
-    ref = next(model.generator.parameters())
-    model._loss_modules[key] = model._loss_modules[key].to(ref.device)
-    return model._loss_modules[key]
 
 
 def forward_train(model: "LWGANAnimator", source: Tensor, driving: Tensor) -> Dict[str, Tensor]:
@@ -90,13 +82,9 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     lam_rec = float(cfg.get("lambda_rec", 10))
     if lam_rec:
         losses["rec"] = lam_rec * (gen["fake_src"] - (source * 2 - 1)).abs().mean()
-    perceptual = [float(w) for w in cfg.get("perceptual", DEFAULT_PERCEPTUAL)]
-    if sum(perceptual):
-        kind, scales = str(cfg.get("perceptual_kind", "vgg19")), tuple(cfg.get("scales", [1]))
-        verify = bool(cfg.get("verify_weights", True))
-        crit = _cached(model, ("perceptual", kind, scales, tuple(perceptual)),
-                       lambda: build_perceptual(kind, scales, perceptual, verify_weights=verify))
-        losses["perceptual"] = crit(gen["prediction"], driving)
+    perceptual = model.perceptual_loss(cfg, driving.device, DEFAULT_PERCEPTUAL, [1])
+    if perceptual is not None:
+        losses["perceptual"] = perceptual(gen["prediction"], driving)
     masks = torch.cat([gen["src_mask"], gen["tsf_mask"]])
     targets = torch.cat([gen["src_mask_target"], gen["tsf_mask_target"]]).detach()
     lam_mask = float(cfg.get("lambda_mask", 1))
