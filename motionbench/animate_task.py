@@ -2,8 +2,8 @@
 
 Writes ``animate.output`` (the animated video, streamed frame chunk by chunk) and, beside it,
 ``<output stem>_grid.png`` (rows of source | driving | result at evenly spaced frames). Methods may add
-their own figure by implementing ``visualize(source, driving, result) -> H×W×3 uint8`` (saved as
-``<output stem>_<method>.png``).
+their own figure by implementing ``visualize(source, driving) -> H×W×3 uint8`` (source 1×3×H×W, two
+driving frames: the first and the middle one; saved as ``<output stem>_<method>.png``).
 """
 from __future__ import annotations
 

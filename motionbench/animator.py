@@ -82,6 +82,8 @@ class Animator(nn.Module, abc.ABC):
     unused_parameters: ClassVar[Tuple[str, ...]] = ()
     #: preset used when neither a preset nor a full config is given (see :meth:`presets`)
     default_preset: ClassVar[Optional[str]] = None
+    #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
+    gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -89,6 +91,19 @@ class Animator(nn.Module, abc.ABC):
         self.config: Dict[str, Any] = copy.deepcopy(config)
 
     # ------------------------------------------------------------------ inference
+    def _no_grad_ctx(self):
+        """inference_mode in eval mode; ordinary autograd in training mode (the training losses reuse the
+        inference code paths)."""
+        return torch.inference_mode(not self.training)
+
+    @staticmethod
+    def frame_chunks(b: int, t: int, chunk: int, device: torch.device) -> Iterator[Tuple[slice, Tensor]]:
+        """``(frames, owner)`` over B·T flattened driving frames, ``chunk`` at a time: the slice of the chunk
+        and the batch row (source) each of its frames belongs to."""
+        for start in range(0, b * t, chunk):
+            stop = min(start + chunk, b * t)
+            yield slice(start, stop), torch.arange(start, stop, device=device) // t
+
     @abc.abstractmethod
     def encode_source(self, source: Tensor) -> SourceState:
         """Everything about the source image that does not depend on the driving frames (cacheable)."""
@@ -161,22 +176,32 @@ class Animator(nn.Module, abc.ABC):
     ) -> Dict[str, Tensor]:
         """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``).
 
-        Default: ``{"disc_gan": loss.discriminator_gan × Σ_maps gan_d_loss(real, fake)}`` over the logit maps
-        of :meth:`discriminator_logits` on :meth:`discriminator_inputs`, with the ``loss.gan_kind`` objective
-        and one-sided ``loss.label_smoothing``; empty when ``loss.generator_gan`` is 0 or there is no
-        discriminator (the official trainers skip the D step then).
+        Default: ``{"disc_gan": loss.discriminator_gan × Σ_maps gan_d_objective(real, fake)}`` over the logit
+        maps of :meth:`discriminator_logits` on :meth:`discriminator_inputs`, with the ``loss.gan_kind``
+        objective and one-sided ``loss.label_smoothing``; empty when ``loss.generator_gan`` is 0 or there is
+        no discriminator (the official trainers skip the D step then). Missing keys: :attr:`gan_defaults`.
         """
-        from .nn.losses import gan_d_loss
-
-        if float(loss_cfg.get("generator_gan", 0.0)) == 0 or self.discriminator_module() is None:
+        if float(self.gan_setting(loss_cfg, "generator_gan")) == 0 or self.discriminator_module() is None:
             return {}
-        kind = str(loss_cfg.get("gan_kind", "lsgan"))
+        kind = str(self.gan_setting(loss_cfg, "gan_kind"))
         real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
         real_images, fake_images = self.discriminator_inputs(batch, generated)
         real = self.discriminator_logits(real_images, batch, generated)
         fake = self.discriminator_logits(fake_images.detach(), batch, generated)
-        loss = sum(gan_d_loss(r, f, kind, real_label=real_label) for r, f in zip(real, fake))
-        return {"disc_gan": float(loss_cfg.get("discriminator_gan", 1.0)) * loss}
+        loss = sum(self.gan_d_objective(r, f, kind, real_label) for r, f in zip(real, fake))
+        return {"disc_gan": float(self.gan_setting(loss_cfg, "discriminator_gan")) * loss}
+
+    def gan_setting(self, loss_cfg: Mapping[str, Any], key: str) -> Any:
+        """``loss_cfg[key]`` for ``generator_gan`` / ``discriminator_gan`` / ``gan_kind``, else the method's
+        :attr:`gan_defaults` value (one source for the generator side, the D step and the trainer)."""
+        value = loss_cfg.get(key)
+        return self.gan_defaults[key] if value is None else value
+
+    def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:
+        """The discriminator's loss on one pair of logit maps (:func:`motionbench.nn.losses.gan_d_loss`)."""
+        from .nn.losses import gan_d_loss
+
+        return gan_d_loss(real, fake, kind, real_label=real_label)
 
     def discriminator_inputs(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
         """The (real, fake) images the discriminator compares: the driving frames vs ``generated["prediction"]``."""

@@ -95,7 +95,9 @@ def build_model(method_cfg: Any, dataset_name: str, resolution: int) -> Tuple[An
     ckpt = resolve_checkpoint(name, cfg.get("checkpoint"), dataset_name, resolution)
     if ckpt is not None:
         model = cls.from_checkpoint(ckpt, preset=preset, **params)
-        info = {"path": str(ckpt), "sha256": file_sha256(ckpt), "tag": ckpt.name, "preset": preset}
+        # the trainer's export is always final.pt: its run directory tells runs apart
+        tag = f"{ckpt.parent.name}/{ckpt.name}" if ckpt.name == "final.pt" else ckpt.name
+        info = {"path": str(ckpt), "sha256": file_sha256(ckpt), "tag": tag, "preset": preset}
     else:
         if cfg.get("checkpoint") == "auto" and cls.capabilities.trainable:
             log.warning("no trained checkpoint for method '%s' on %s-%d: benchmarking a RANDOMLY INITIALISED "

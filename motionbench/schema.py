@@ -77,7 +77,7 @@ class BenchmarkConfig:
     cross_mode: str = "relative"
     compat: str = "default"  # "default" | "pose_eval"
     leaderboard: str = "leaderboard.csv"  # relative to the directory the command is run from
-    checkpoint_tag: Optional[str] = None  # leaderboard tag (default: checkpoint file name or "random-init")
+    checkpoint_tag: Optional[str] = None  # leaderboard tag (default: checkpoint file name, <run dir>/final.pt, or "random-init")
     keypoints: Optional[str] = None  # keypoint extractor for AKD/MKR (default: per dataset)
     identity: Optional[str] = None  # identity embedder for AED (default: per dataset)
     lpips_net: str = "alex"

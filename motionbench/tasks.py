@@ -122,11 +122,12 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
 
 
 def leaderboard_summary(board: Path, dataset: str) -> str:
-    """The leaderboard's rows for ``dataset`` (newest per method and checkpoint) as markdown tables."""
+    """The leaderboard's rows for ``dataset`` as markdown tables: the newest row per method, checkpoint,
+    protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.leaderboard.load_latest`)."""
     from .leaderboard import load_latest, markdown
 
     df, metrics = load_latest(board)
-    return f"## leaderboard {board}: {dataset}, newest row per method and checkpoint\n\n" + markdown(
+    return f"## leaderboard {board}: {dataset}, newest row per method, checkpoint, mode, compat and frame selection\n\n" + markdown(
         df[df["dataset"] == dataset], metrics)
 
 

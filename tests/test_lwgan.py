@@ -203,7 +203,7 @@ def test_experiment_configs_train(experiment, tmp_path):
     register_schemas()
     with initialize_config_module(config_module="motionbench.conf", version_base=None):
         cfg = compose("config", overrides=[f"experiment={experiment}", "task=train"])
-    assert cfg.method.name == "lwgan"
+    assert cfg.method.name == "lwgan" and "lambda_mask" in cfg.loss  # loss/lwgan.yaml follows the method
     model = tiny()
     loss = to_dict(cfg.loss)
     trainer = Trainer(model, loss, to_dict(cfg.train), to_dict(cfg.method).get("train_defaults") or {}, tmp_path,

@@ -85,3 +85,36 @@ def test_checkpoint_round_trip(name, tmp_path):
     src, drv = clip(t=2)
     with torch.inference_mode():
         torch.testing.assert_close(model.animate(src, drv), loaded.animate(src, drv), atol=0, rtol=0)
+
+
+ADVERSARIAL = [m for m in METHODS if ANIMATORS.get(m).capabilities.adversarial]
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_trainer_gan_defaults_and_gradient_penalty(name, tmp_path):
+    """A loss config without the GAN keys trains with the method's own defaults on both sides; the gradient
+    penalty runs on the method's discriminator inputs."""
+    from motionbench.train.trainer import Trainer
+
+    src, drv = clip(t=1)
+    batch = {"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}
+    bare = {k: v for k, v in loss_cfg(name).items() if k not in ("generator_gan", "discriminator_gan", "gan_kind")}
+    model = build(name).train()
+    trainer = Trainer(model, bare, {"max_steps": 2}, {}, tmp_path / "bare", torch.device("cpu"))
+    assert trainer.adversarial == (float(model.gan_defaults["generator_gan"]) > 0)
+    logs = trainer.train_step(batch)
+    assert ("d/disc_gan" in logs) == trainer.adversarial and ("g/gen_gan" in logs) == trainer.adversarial
+    gp = dict(loss_cfg(name), gradient_penalty={"type": "wgan-gp", "weight": 1.0})
+    trainer = Trainer(build(name).train(), gp, {"max_steps": 2}, {}, tmp_path / "gp", torch.device("cpu"))
+    logs = trainer.train_step(batch)
+    assert "d/gradient_penalty" in logs and all(torch.isfinite(torch.tensor(v)) for v in logs.values())
+
+
+def test_leaderboard_tag_of_a_trainer_export_names_its_run(tmp_path):
+    from motionbench.build import build_model
+
+    path = build("fomm").save_checkpoint(tmp_path / "fomm-e1-synthetic64" / "final.pt")
+    _, info = build_model({"name": "fomm", "checkpoint": str(path)}, "synthetic", 64)
+    assert info["tag"] == "fomm-e1-synthetic64/final.pt"
+    other = build("fomm").save_checkpoint(tmp_path / "mine.pt")
+    assert build_model({"name": "fomm", "checkpoint": str(other)}, "synthetic", 64)[1]["tag"] == "mine.pt"

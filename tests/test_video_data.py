@@ -268,8 +268,7 @@ def test_bad_pairs_csv_fails_before_any_frame_is_animated(tmp_path):
     csv.write_text("source,driving,frame\na#1.mp4,zed#9.mp4,0\n")
     model = create_animator("identity")
     calls = []
-    model.register_forward_pre_hook(lambda *a: calls.append(1))
-    model.encode_source = lambda *a, **k: calls.append(1)  # the runner must not reach any animation
+    model.encode_source = lambda *a, **k: calls.append(1)  # the runner's first step of any animation
     with pytest.raises(DatasetError, match="zed#9.mp4"):
         run_benchmark(model, _ds(root, pairs_csv=str(csv)), [], BenchmarkOptions(progress=False))
     assert not calls

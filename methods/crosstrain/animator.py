@@ -44,6 +44,7 @@ class CrossTrainAnimator(Animator):
     capabilities = Capabilities(relative=False, trainable=True, adversarial=True, checkpoint_formats=("motionbench",))
     training_inputs = ("source", "driving", "other")
     default_preset = "128"
+    gan_defaults = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
 
     def __init__(self, size: int = 128, class_dim: int = 256, content_dim: int = 256, n_adain_layers: int = 4,
                  adain_dim: int = 256, last_channels: int = 64, encoder_base_channels: int = 32,
@@ -111,9 +112,6 @@ class CrossTrainAnimator(Animator):
         return out
 
     # ------------------------------------------------------------------ inference
-    def _no_grad_ctx(self):
-        return torch.inference_mode(not self.training)
-
     def encode_source(self, source: Tensor) -> SourceState:
         """Code A of the source and its AdaIN parameters (both depend on the source only)."""
         self._check_size(source, "source")
@@ -131,20 +129,18 @@ class CrossTrainAnimator(Animator):
         adain_all = state["adain"]
         outs = []
         with self._no_grad_ctx():
-            for start in range(0, b * t, self.chunk_size):
-                x = frames[start:start + self.chunk_size]
-                idx = torch.arange(start, start + x.shape[0], device=x.device) // t
+            for sl, idx in self.frame_chunks(b, t, self.chunk_size, driving.device):
+                x = frames[sl]
                 adain = adain_all.expand(x.shape[0], *adain_all.shape[1:]) if adain_all.shape[0] == 1 \
                     else adain_all.index_select(0, idx)
                 outs.append(self.generator(self.encoder_b(x), adain).clamp(0, 1))
         return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
 
     @torch.no_grad()
-    def visualize(self, source: Tensor, driving: Tensor, result: Optional[Tensor] = None) -> np.ndarray:
+    def visualize(self, source: Tensor, driving: Tensor) -> np.ndarray:
         """The seed's plot layout (its figure 4) as an H×W×3 uint8 image: for every driving frame one
         2-column panel, x1 = source, x2 = driving frame; rows x_{A1,B1} x_{A2,B2} / x̂_{A1,B2} x̂_{A2,B1} /
-        x̂1 x̂2. ``source`` 1×3×H×W (or one per driving frame), ``driving`` N×3×H×W or 1×N×3×H×W.
-        ``result`` (what :func:`motionbench.animate_task` may pass) is not needed and ignored."""
+        x̂1 x̂2. ``source`` 1×3×H×W (or one per driving frame), ``driving`` N×3×H×W or 1×N×3×H×W."""
         from motionbench.train.logging import image_grid
 
         if driving.dim() == 5:
@@ -183,7 +179,7 @@ class CrossTrainAnimator(Animator):
         w_pair = float(loss_cfg.get("pair_reconstruction", 1.0))
         gamma = float(loss_cfg.get("gamma", 0.4))
         w_ca, w_cb = gamma * float(loss_cfg.get("cycle_a", 1.0)), gamma * float(loss_cfg.get("cycle_b", 1.0))
-        gen_gan = float(loss_cfg.get("generator_gan", 0.0))
+        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
         perceptual = self.perceptual_loss(loss_cfg, source.device, [0, 0, 0, 0, 0], (1, 0.5, 0.25, 0.125))
         out = self.cross(source, other, driving=driving, cycle=w_rec != 0 or perceptual is not None)
         losses: Dict[str, Tensor] = {}
@@ -202,7 +198,7 @@ class CrossTrainAnimator(Animator):
             if self.discriminator is None:
                 raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
             fake = torch.cat([out["prediction"], out["mixed_12"], out["mixed_21"]])
-            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(fake * 2 - 1), str(loss_cfg.get("gan_kind", "nonsat")))
+            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(fake * 2 - 1), str(self.gan_setting(loss_cfg, "gan_kind")))
         if not losses:
             raise ValueError("crosstrain: every loss weight is 0 (reconstruction, pair_reconstruction, gamma, generator_gan)")
         generated = {k: out[k] for k in ("prediction", "mixed_12", "mixed_21")}

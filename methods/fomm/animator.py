@@ -30,11 +30,10 @@ from . import losses as fomm_losses
 from .discriminator import MultiScaleDiscriminator
 from .generator import OcclusionAwareGenerator
 from .keypoint_detector import KPDetector
-from .normalize import best_frames, movement_scale, normalize_kp
+from .normalize import DEFAULT_NORMALIZATION, best_frames, movement_scale, normalize_kp
 
 __all__ = ["FOMMAnimator"]
 
-DEFAULT_NORMALIZATION = {"adapt_movement_scale": True, "use_relative_movement": True, "use_relative_jacobian": True}
 
 
 class FOMMAnimator(Animator):
@@ -67,10 +66,6 @@ class FOMMAnimator(Animator):
         self.channels_last = bool(channels_last)
 
     # ------------------------------------------------------------------ inference
-    def _no_grad_ctx(self):
-        """inference_mode in eval mode; ordinary autograd in training mode."""
-        return torch.inference_mode(not self.training)
-
     def _fmt(self, images: Tensor) -> Tensor:
         """NHWC copy of B×C×H×W images for inference when ``channels_last`` (convs then stay NHWC)."""
         if self.channels_last and not self.training:
@@ -127,10 +122,8 @@ class FOMMAnimator(Animator):
                 if norm["adapt_movement_scale"] and norm["use_relative_movement"]:
                     scale = movement_scale(kp_source["value"], kp_ref["value"])
             output = driving.new_empty(frames.shape)
-            for start in range(0, b * t, chunk):
-                stop = min(start + chunk, b * t)
-                owner = torch.arange(start, stop, device=driving.device) // t  # batch index of each frame
-                output[start:stop] = self._animate_frames(state, frames[start:stop], owner, kp_ref, scale, norm)
+            for sl, owner in self.frame_chunks(b, t, chunk, driving.device):
+                output[sl] = self._animate_frames(state, frames[sl], owner, kp_ref, scale, norm)
         return output.view(driving.shape)
 
     def _animate_frames(self, state: SourceState, frames: Tensor, owner: Tensor, kp_ref: Optional[Dict[str, Tensor]],

@@ -63,11 +63,11 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 
-    gen_gan = float(cfg.get("generator_gan", 0))
+    gen_gan = float(model.gan_setting(cfg, "generator_gan"))
     if gen_gan != 0:
         if model.discriminator is None:
             raise ValueError("generator_gan != 0 needs discriminator_params in the method config")
-        kind = str(cfg.get("gan_kind", "lsgan"))
+        kind = str(model.gan_setting(cfg, "gan_kind"))
         kp = {k: v.detach() for k, v in kp_driving.items()}
         maps_fake = model.discriminator(_disc_pyramid(model, prediction), kp=kp)
         maps_real = model.discriminator(_disc_pyramid(model, driving), kp=kp)

@@ -13,7 +13,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["movement_scale", "normalize_kp", "find_best_frame", "best_frames"]
+__all__ = ["DEFAULT_NORMALIZATION", "movement_scale", "normalize_kp", "find_best_frame", "best_frames"]
+
+#: relative-mode defaults of the official demo (``normalize_kp`` keyword arguments)
+DEFAULT_NORMALIZATION = {"adapt_movement_scale": True, "use_relative_movement": True, "use_relative_jacobian": True}
 
 KP = Dict[str, Tensor]
 

@@ -25,7 +25,7 @@ V = f_src).
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -46,6 +46,7 @@ class IMFAnimator(Animator):
     name = "imf"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
     default_preset = "256"
+    gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "hinge"}
 
     def __init__(self, size: int = 256, token_dim: int = 32, initial_channels: int = 64, stem_downsamples: int = 1,
                  feature_channels: Sequence[int] = (128, 256, 512, 512),
@@ -76,10 +77,6 @@ class IMFAnimator(Animator):
                               if discriminator_params is not None else None)
 
     # ------------------------------------------------------------------ inference
-    def _no_grad_ctx(self):
-        """inference_mode in eval mode; ordinary autograd in training mode."""
-        return torch.inference_mode(not self.training)
-
     def _check_size(self, images: Tensor) -> None:
         if tuple(images.shape[-2:]) != (self.size, self.size):
             raise ValueError(f"IMF ({self.size}×{self.size}) got images of size {tuple(images.shape[-2:])}; "
@@ -109,10 +106,8 @@ class IMFAnimator(Animator):
                 self._check_size(driving_ref)
                 offset = state["token"] - self.generator.tokens(driving_ref)  # t_src − t_ref per batch row
                 tokens = tokens + select(offset, owner)
-            outs: List[Tensor] = []
-            for start in range(0, b * t, self.chunk_size):
-                stop = min(start + self.chunk_size, b * t)
-                outs.append(self.generator.decode(tokens[start:stop], state, owner[start:stop]))
+            outs = [self.generator.decode(tokens[sl], state, own)
+                    for sl, own in self.frame_chunks(b, t, self.chunk_size, driving.device)]
             return torch.cat(outs).clamp_(0, 1).reshape(driving.shape)
 
     # ------------------------------------------------------------------ training
@@ -145,10 +140,10 @@ class IMFAnimator(Animator):
         perceptual = self.perceptual_loss(loss_cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
         if perceptual is not None:
             losses["perceptual"] = perceptual(prediction, driving)
-        gen_gan = float(loss_cfg.get("generator_gan", 1.0))
+        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
         if gen_gan != 0:
             self._need_discriminator()
-            kind = str(loss_cfg.get("gan_kind", "hinge"))
+            kind = str(self.gan_setting(loss_cfg, "gan_kind"))
             fake = self.discriminator_logits(prediction, batch, {})
             losses["gen_gan"] = gen_gan * sum(gan_g_loss(f, kind) for f in fake)
         return losses, {"prediction": prediction}

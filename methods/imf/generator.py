@@ -88,10 +88,10 @@ class IMFGenerator(nn.Module):
         values = {i: ImplicitMotionAlignment.tokens(features[i]) for i in self.attention_scales}
         return {"features": features, "token": token, "keys": keys, "values": values}
 
-    def encode_reference(self, source: Tensor, token: Optional[Tensor] = None) -> Dict[str, Any]:
+    def encode_reference(self, source: Tensor) -> Dict[str, Any]:
         """f_r (per scale), t_r, and the cached attention keys / values of a reference frame in [0, 1]."""
         features = self.dense_encoder(source * 2 - 1)
-        token = self.tokens(source) if token is None else token
+        token = self.tokens(source)
         return self.reference_from(features, token, self.token_decoder(token))
 
     def decode(self, token: Tensor, reference: Dict[str, Any], owner: Optional[Tensor] = None,

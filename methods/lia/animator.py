@@ -59,6 +59,7 @@ class LIAAnimator(Animator):
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
                                 checkpoint_formats=("motionbench", "lia-official"))
     default_preset = "256"
+    gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
     # the official forward never uses to_rgb1 and never passes noise to NoiseInjection (sizes up to 1024)
     unused_parameters = ("generator.dec.to_rgb1.", "generator.dec.conv1.noise.",
                          *(f"generator.dec.convs.{i}.noise." for i in range(16)))
@@ -81,10 +82,6 @@ class LIAAnimator(Animator):
                               if use_discriminator else None)
 
     # ------------------------------------------------------------------ inference
-    def _no_grad_ctx(self):
-        """inference_mode in eval mode; ordinary autograd in training mode."""
-        return torch.inference_mode(not self.training)
-
     def _fmt(self, x: Tensor) -> Tensor:
         """Images (or features) in the inference memory format."""
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
@@ -165,11 +162,11 @@ class LIAAnimator(Animator):
         l1 = float(loss_cfg.get("l1", 1.0))
         if l1 != 0:
             losses["l1"] = l1 * F.l1_loss(recon, driving * 2 - 1)
-        gen_gan = float(loss_cfg.get("generator_gan", 1.0))
+        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
         if gen_gan != 0:
             if self.discriminator is None:
                 raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
-            kind = str(loss_cfg.get("gan_kind", "nonsat"))
+            kind = str(self.gan_setting(loss_cfg, "gan_kind"))
             losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(recon), kind)
         return losses, {"prediction": prediction}
 

@@ -38,7 +38,7 @@ from torch import Tensor
 from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState, deep_merge
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork
 from motionbench.methods.fomm.keypoint_detector import KPDetector
-from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
+from motionbench.methods.fomm.normalize import DEFAULT_NORMALIZATION, movement_scale, normalize_kp
 from motionbench.nn.blocks import make_coordinate_grid
 
 from . import losses as lwgan_losses
@@ -47,7 +47,6 @@ from .generator import ImpersonatorGenerator, PatchDiscriminator, erode, resize_
 __all__ = ["LWGANAnimator"]
 log = logging.getLogger("motionbench")
 
-DEFAULT_NORMALIZATION = {"adapt_movement_scale": True, "use_relative_movement": True, "use_relative_jacobian": True}
 FLOWS = ("keypoints", "external")
 
 
@@ -56,6 +55,7 @@ class LWGANAnimator(Animator):
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
                                 checkpoint_formats=("motionbench", "lwgan-official"))
     default_preset = "256"
+    gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
 
     def __init__(self, generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
                  flow: str = "keypoints", common_params: Optional[Mapping[str, Any]] = None,
@@ -96,14 +96,11 @@ class LWGANAnimator(Animator):
         self.normalization = dict(DEFAULT_NORMALIZATION, **dict(normalization_params or {}))
 
     # ------------------------------------------------------------------ motion estimator
-    def _ctx(self):
-        return torch.inference_mode(not self.training)
-
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×K×2 in [-1, 1], "jacobian": B×K×2×2}`` of the jointly trained keypoint detector."""
         if self.kp_detector is None:
             raise NotImplementedError("flow: external has no keypoint detector")
-        with self._ctx():
+        with self._no_grad_ctx():
             return self.kp_detector(images)
 
     def motion(self, source_down: Tensor, kp_driving: Dict[str, Tensor], kp_source: Dict[str, Tensor],
@@ -122,7 +119,7 @@ class LWGANAnimator(Animator):
     def encode_source(self, source: Tensor, background_mask: Optional[Tensor] = None) -> SourceState:
         """Per source image: keypoints, background mask, SID features (the LWB's source side), inpainted
         background. ``source`` is B×3×H×W or B×N×3×H×W; ``background_mask`` (B[×N]×1×H×W, flow: external)."""
-        with self._ctx():
+        with self._no_grad_ctx():
             src = source.unsqueeze(1) if source.dim() == 4 else source
             b, n = src.shape[:2]
             flat = src.reshape(b * n, *src.shape[2:])
@@ -191,7 +188,7 @@ class LWGANAnimator(Animator):
             raise ValueError(f"background_mask must be B×T×1×H×W, got {tuple(background_mask.shape)}")
         frames = driving.reshape(b * t, *driving.shape[2:])
         chunk = int(chunk_size or self.chunk_size)
-        with self._ctx():
+        with self._no_grad_ctx():
             kp_src = state.get("kp_source")
             kp_ref, scale = None, None
             if mode == "relative":
@@ -200,9 +197,7 @@ class LWGANAnimator(Animator):
                 if self.normalization["adapt_movement_scale"] and self.normalization["use_relative_movement"]:
                     scale = movement_scale(kp_src["value"], kp_ref["value"])
             out = driving.new_empty(frames.shape)
-            for start in range(0, b * t, chunk):
-                idx = torch.arange(start, min(start + chunk, b * t), device=driving.device)
-                owner = idx // t
+            for idx, owner in self.frame_chunks(b, t, chunk, driving.device):
                 ext = None if flow is None else flow.reshape(b * t, n, *flow.shape[3:])[idx]
                 mask = None if background_mask is None else background_mask.reshape(b * t, 1, *size)[idx]
                 out[idx] = self._frames(state, frames[idx], owner, kp_ref, scale, ext, mask)
@@ -241,9 +236,11 @@ class LWGANAnimator(Animator):
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         return lwgan_losses.generator_losses(self, batch, loss_cfg)
 
-    def discriminator_losses(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                             loss_cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-        return lwgan_losses.discriminator_losses(self, batch, generated, loss_cfg)
+    def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:
+        """``gan_kind: lsgan`` uses the official targets (real 1, fake −1); other kinds the shared losses."""
+        if kind == "lsgan":
+            return lwgan_losses.lsgan_d_loss(real, fake, real_label)
+        return super().gan_d_objective(real, fake, kind, real_label)
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
         return lwgan_losses.discriminator_logits(self, images, generated)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.nn.losses import gan_d_loss, gan_g_loss
+from motionbench.nn.losses import gan_g_loss
 from motionbench.nn.tps import RandomTPS
 
 from .generator import erode
@@ -33,7 +33,7 @@ from .generator import erode
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import LWGANAnimator
 
-__all__ = ["generator_losses", "discriminator_losses", "discriminator_logits", "forward_train"]
+__all__ = ["generator_losses", "lsgan_d_loss", "discriminator_logits", "forward_train"]
 
 DEFAULT_PERCEPTUAL = (10 / 32, 10 / 16, 10 / 8, 10 / 4, 10)
 DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
@@ -95,9 +95,9 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     lam_smooth = float(cfg.get("lambda_mask_smooth", 1))
     if lam_smooth:
         losses["mask_smooth"] = lam_smooth * _tv(masks)
-    gen_gan = float(cfg.get("generator_gan", 1))
+    gen_gan = float(model.gan_setting(cfg, "generator_gan"))
     if gen_gan and model.discriminator is not None:
-        kind = str(cfg.get("gan_kind", "lsgan"))
+        kind = str(model.gan_setting(cfg, "gan_kind"))
         losses["gen_gan"] = gen_gan * _g_adv(discriminator_logits(model, gen["prediction"], gen)[0], kind)
     losses.update(_equivariance(model, driving, gen, cfg))
     return losses, gen
@@ -125,24 +125,13 @@ def _equivariance(model: "LWGANAnimator", driving: Tensor, gen: Mapping[str, Ten
     return out
 
 
+def lsgan_d_loss(real: Tensor, fake: Tensor, real_label: float = 1.0) -> Tensor:
+    """The official LSGAN discriminator loss: targets real 1 (``real_label`` with smoothing), fake −1."""
+    return ((real - real_label) ** 2).mean() + ((fake + 1) ** 2).mean()
+
+
 def discriminator_logits(model: "LWGANAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
     """PatchGAN logits for [0, 1] images, conditioned on the driving condition map (official ``tsf_cond``)."""
     if model.discriminator is None:
         raise NotImplementedError("this LWGAN config has no discriminator_params")
     return [model.discriminator(torch.cat([images * 2 - 1, generated["tsf_cond"].detach()], dim=1))]
-
-
-def discriminator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], generated: Mapping[str, Tensor],
-                         cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
-    if model.discriminator is None or not float(cfg.get("generator_gan", 1)):
-        return {}
-    kind = str(cfg.get("gan_kind", "lsgan"))
-    real_label = 1.0 - float(cfg.get("label_smoothing", 0.0))
-    weight = float(cfg.get("discriminator_gan", 1))
-    real = discriminator_logits(model, batch["driving"], generated)[0]
-    fake = discriminator_logits(model, generated["prediction"].detach(), generated)[0]
-    if kind == "lsgan":  # official targets: real 1, fake -1
-        loss = ((real - real_label) ** 2).mean() + ((fake + 1) ** 2).mean()
-    else:
-        loss = gan_d_loss(real, fake, kind, real_label=real_label)
-    return {"disc_gan": weight * loss}

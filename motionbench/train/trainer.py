@@ -91,8 +91,8 @@ class Trainer:
         model.to(device)
         self.dist.broadcast_module(model)
         self.adversarial = bool(model.capabilities.adversarial and model.discriminator_module() is not None
-                                and float(self.loss_cfg.get("discriminator_gan", 1.0)) > 0
-                                and float(self.loss_cfg.get("generator_gan", 1.0)) > 0)
+                                and float(model.gan_setting(self.loss_cfg, "discriminator_gan")) > 0
+                                and float(model.gan_setting(self.loss_cfg, "generator_gan")) > 0)
         self.opt, self.sched = build_optimizers(model, self.cfg, train_defaults, self.adversarial)
         self.use_amp = bool(self.cfg.get("amp")) and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
@@ -184,6 +184,9 @@ class Trainer:
                 if gp.get("type", "none") != "none" and float(gp.get("weight", 0)) > 0:
                     d_losses["gradient_penalty"] = float(gp["weight"]) * gradient_penalty(
                         model, gp["type"], batch, detached)
+            if not d_losses:
+                raise ValueError(f"method '{model.name}' returned no discriminator loss terms although the trainer "
+                                 f"runs a discriminator step (loss.generator_gan and loss.discriminator_gan > 0)")
             self._check_finite(d_losses, "discriminator")
             self._backward_step(sum(d_losses.values()), d_params, "discriminator")
             logs.update({f"d/{k}": float(v.detach()) for k, v in d_losses.items()})
