@@ -265,13 +265,28 @@ class Animator(nn.Module, abc.ABC):
             base = presets[preset]
         return cls(**deep_merge(base, overrides))
 
-    def checkpoint_dict(self, **extra: Any) -> Dict[str, Any]:
-        """motionbench checkpoint layout: format tag, method name, config, model state dict."""
-        return {"format": CHECKPOINT_FORMAT, "method": self.name, "config": self.config,
-                "model": self.state_dict(), **extra}
+    def _discriminator_prefix(self) -> Optional[str]:
+        disc = self.discriminator_module()
+        return next((f"{name}." for name, m in self.named_modules() if m is disc and name), None)
 
-    def save_checkpoint(self, path: Union[str, os.PathLike], **extra: Any) -> Path:
-        return save_atomic(self.checkpoint_dict(**extra), path)
+    def checkpoint_dict(self, inference_only: bool = False, half: bool = False, **extra: Any) -> Dict[str, Any]:
+        """motionbench checkpoint layout: format tag, method name, config, model state dict. With
+        ``inference_only`` the discriminator's weights are left out (``animate`` never uses them); loading
+        such a file leaves the discriminator at its initialisation. With ``half`` floating-point tensors are
+        stored as float16 (half the size; ``load_state_dict`` casts them back to the model's dtype)."""
+        state = self.state_dict()
+        prefix = self._discriminator_prefix() if inference_only else None
+        if prefix:
+            state = {k: v for k, v in state.items() if not k.startswith(prefix)}
+            extra["inference_only"] = True
+        if half:
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+            extra["weights_dtype"] = "float16"
+        return {"format": CHECKPOINT_FORMAT, "method": self.name, "config": self.config, "model": state, **extra}
+
+    def save_checkpoint(self, path: Union[str, os.PathLike], inference_only: bool = False, half: bool = False,
+                        **extra: Any) -> Path:
+        return save_atomic(self.checkpoint_dict(inference_only, half, **extra), path)
 
     @staticmethod
     def load_file(path: Union[str, os.PathLike]) -> Dict[str, Any]:
@@ -306,15 +321,17 @@ class Animator(nn.Module, abc.ABC):
         # formats, which carry none) is ignored here, ``overrides`` still apply (e.g. align_corners)
         config = deep_merge(data["config"], overrides)
         model = cls(**config)
-        model.load_state_dict_checked(data["model"], path)
+        model.load_state_dict_checked(data["model"], path,
+                                      allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
         return model
 
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
-                                module: Optional[nn.Module] = None) -> None:
-        """Strict load that names missing / unexpected / mis-shaped keys and the file."""
+                                module: Optional[nn.Module] = None, allow_missing: Optional[str] = None) -> None:
+        """Strict load that names missing / unexpected / mis-shaped keys and the file; keys starting with
+        ``allow_missing`` (an inference-only file's discriminator) may be absent."""
         module = self if module is None else module
         own = module.state_dict()
-        missing = sorted(set(own) - set(state))
+        missing = sorted(k for k in set(own) - set(state) if not (allow_missing and k.startswith(allow_missing)))
         unexpected = sorted(set(state) - set(own))
         shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
                   for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
@@ -331,4 +348,4 @@ class Animator(nn.Module, abc.ABC):
                 parts.append(f"shape mismatches: {show(shapes)}")
             where = f"checkpoint {path}" if path is not None else "state dict"
             raise CheckpointError(f"{where} does not fit {type(module).__name__} of method '{self.name}': " + "; ".join(parts))
-        module.load_state_dict(state, strict=True)
+        module.load_state_dict(state, strict=not allow_missing)

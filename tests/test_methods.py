@@ -118,3 +118,31 @@ def test_leaderboard_tag_of_a_trainer_export_names_its_run(tmp_path):
     assert info["tag"] == "fomm-e1-synthetic64/final.pt"
     other = build("fomm").save_checkpoint(tmp_path / "mine.pt")
     assert build_model({"name": "fomm", "checkpoint": str(other)}, "synthetic", 64)[1]["tag"] == "mine.pt"
+
+
+@pytest.mark.parametrize("name", ADVERSARIAL)
+def test_inference_only_checkpoint_drops_the_discriminator(name, tmp_path):
+    from motionbench.train.optim import apply_spectral_norm
+
+    model = build(name).eval()
+    apply_spectral_norm(model.discriminator_module())  # trained with loss.spectral_norm: D keys differ from a fresh model's
+    prefix = model._discriminator_prefix()
+    path = model.save_checkpoint(tmp_path / "inf.pt", inference_only=True)
+    state = torch.load(path, weights_only=True)["model"]
+    assert prefix and state and not any(k.startswith(prefix) for k in state)
+    loaded = motionbench.create_animator(name, checkpoint=str(path)).eval()
+    src, drv = clip(t=2)
+    with torch.inference_mode():
+        torch.testing.assert_close(model.animate(src, drv), loaded.animate(src, drv), atol=0, rtol=0)
+
+
+def test_half_checkpoint_is_smaller_and_loads_as_float32(tmp_path):
+    model = build("lwgan").eval()
+    full = model.save_checkpoint(tmp_path / "full.pt", inference_only=True)
+    half = model.save_checkpoint(tmp_path / "half.pt", inference_only=True, half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = motionbench.create_animator("lwgan", checkpoint=str(half)).eval()
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    src, drv = clip(t=2)
+    with torch.inference_mode():
+        torch.testing.assert_close(loaded.animate(src, drv), model.animate(src, drv), atol=2e-2, rtol=0)

@@ -1,8 +1,10 @@
 """The trained synthetic checkpoints in benchmarks/checkpoints load and beat the copy-the-source floor.
 
 Issue 6's acceptance: every trained method beats ``identity`` on same-identity L1 and on cross-identity
-ground-truth L1. Scored here on the first frames of every test video (the full-test-set numbers are in
-benchmarks/leaderboard-synthetic.csv); there the margins are about 0.02 in L1 (identity ~0.097).
+ground-truth L1 (crosstrain, which has no relative mode, in absolute mode against identity in absolute mode).
+Scored on the full synthetic test split, as in benchmarks/leaderboard-synthetic.csv. The checkpoints are
+inference-only files (no discriminator), at most 12 MB (imf and lwgan store float16 weights: their tiny
+generators are 3.4 M and 3.1 M parameters).
 """
 from pathlib import Path
 
@@ -19,7 +21,7 @@ CHECKPOINTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "chec
 
 def l1_scores(model, cross_mode):
     torch.set_num_threads(1)
-    opts = BenchmarkOptions(max_frames=12, cross_mode=cross_mode, progress=False)
+    opts = BenchmarkOptions(cross_mode=cross_mode, progress=False)
     results = run_benchmark(model, SyntheticDataset(resolution=64), build_metrics(["l1"]), opts)
     return {p: r.metrics["l1"]["value"] for p, r in results.items()}
 
@@ -29,7 +31,7 @@ def test_every_trained_method_with_a_committed_checkpoint():
     assert {"fomm", "lia"} <= methods, methods
     assert methods <= set(motionbench.list_animators())
     for path in CHECKPOINTS:
-        assert path.stat().st_size <= 10 * 2**20, f"{path.name} is over 10 MB"
+        assert path.stat().st_size <= 12 * 2**20, f"{path.name} is over 12 MB"
 
 
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.name for p in CHECKPOINTS])

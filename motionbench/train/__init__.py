@@ -62,8 +62,9 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
     trainer.fit(loader, max_steps, sample_batch)
     final = run_dir / "final.pt"
     if dist.is_main:
-        model.save_checkpoint(final, train_steps=trainer.step, train_seconds=time.perf_counter() - t0)
+        model.save_checkpoint(final, inference_only=True, train_steps=trainer.step,
+                              train_seconds=time.perf_counter() - t0)
         print(f"trained {model.name} steps {start}->{trainer.step} in {time.perf_counter() - t0:.1f} s; "
-              f"checkpoints in {run_dir / 'checkpoints'}, model-only checkpoint {final}", flush=True)
+              f"checkpoints in {run_dir / 'checkpoints'}, inference checkpoint (no discriminator) {final}", flush=True)
     dist.barrier()
     return final

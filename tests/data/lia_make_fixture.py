@@ -35,4 +35,6 @@ def main(ref: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/reference"))
+    if len(sys.argv) != 2:
+        sys.exit("usage: python tests/data/lia_make_fixture.py <folder with the official LIA reference files>")
+    main(Path(sys.argv[1]))
