@@ -42,6 +42,7 @@ class Capabilities:
     multi_source: bool = False  # accepts B×N×3×H×W sources (N source images fused)
     checkpoint_formats: Tuple[str, ...] = ("motionbench",)  # e.g. ("motionbench", "fomm-official")
     value_range: Tuple[float, float] = (0.0, 1.0)  # range of images at the animate() boundary
+    floor: bool = False  # a reference baseline: the benchmark scores its cross-identity protocol in every mode
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:

@@ -83,6 +83,7 @@ class BenchmarkConfig:
     lpips_net: str = "alex"
     fid_cache: Optional[str] = None
     progress: bool = True
+    n_boot: int = 1000  # bootstrap resamples of each metric's 95% interval over videos (0: none)
     options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
 
 

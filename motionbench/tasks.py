@@ -15,7 +15,8 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from .build import build_dataset, build_model, resolve_device, to_dict
 from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
-from .results import PROTOCOL_VERSION, append_leaderboard, leaderboard_rows, markdown_table, write_json_atomic, write_text_atomic
+from .leaderboard import append_leaderboard, leaderboard_rows
+from .results import PROTOCOL_VERSION, markdown_table, write_json_atomic, write_text_atomic
 from .runner import BenchmarkOptions, run_benchmark
 
 log = logging.getLogger("motionbench")
@@ -84,7 +85,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
-                            progress=b.progress)
+                            progress=b.progress, n_boot=b.n_boot)
     results = run_benchmark(model, dataset, metrics, opts, device)
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
@@ -96,8 +97,9 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "dataset": dataset.describe() | {"name": dataset.name},
         "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
                       "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b)},
+                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95},
         "results": {p: r.metrics for p, r in results.items()},
+        "protocols": {p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
         "metric_settings": {m.name: m.settings() for m in metrics},
         "seeds": {"benchmark": b.seed},
         "frames": frames,
@@ -109,8 +111,9 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "results.json", record)
-    _write_per_video(run_dir / "per_video.csv", [row for r in results.values() for row in r.per_video])
-    board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record))
+    per_video = [row for r in results.values() for row in r.per_video]
+    _write_per_video(run_dir / "per_video.csv", per_video)
+    board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record, per_video))
     print()
     for protocol in results:
         print(markdown_table(record, protocol))
@@ -124,7 +127,8 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
 def leaderboard_summary(board: Path, dataset: str) -> str:
     """The leaderboard's rows for ``dataset`` as markdown tables: the newest row per method, checkpoint,
     protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.leaderboard.load_latest`)."""
-    from .leaderboard import load_latest, markdown
+    from .leaderboard import load_latest
+    from .report import markdown
 
     df, metrics = load_latest(board)
     return f"## leaderboard {board}: {dataset}, newest row per method, checkpoint, mode, compat and frame selection\n\n" + markdown(

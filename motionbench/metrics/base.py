@@ -40,6 +40,7 @@ class FrameBatch:
     frame_indices: list
     target_keypoints: Optional[np.ndarray] = None  # N×K×2 pixels (synthetic ground truth)
     target_visibility: Optional[np.ndarray] = None  # N×K bool
+    target_mask: Optional[np.ndarray] = None  # N×H×W figure coverage in [0, 1] (synthetic ground truth)
     extras: Dict[str, Any] = field(default_factory=dict)
 
 
