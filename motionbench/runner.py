@@ -29,7 +29,8 @@ from .animator import Animator
 from .data.base import DatasetError, Pair, VideoDataset, VideoRef
 from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
 
-__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS"]
+__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
+           "collect_protocol", "summarise_protocol", "Collected"]
 
 log = logging.getLogger("motionbench")
 
@@ -63,6 +64,20 @@ class _Series:
     def arrays(self, video: str, use_all: bool) -> np.ndarray:
         vals = [v if use_all else v[inc] for v, inc in self.videos[video]]
         return np.concatenate(vals) if vals else np.zeros(0)
+
+
+@dataclass
+class Collected:
+    """What animating a protocol's jobs leaves before aggregation (``motionbench.distributed_eval`` merges the
+    ranks' shares of it): per-frame series, metric directions, the metrics applied (set metrics hold their
+    own accumulated state), frames and animation seconds."""
+
+    series: Dict[str, _Series]
+    directions: Dict[str, bool]
+    used: List[Metric]
+    frames: int
+    animate_seconds: float
+    mode: str
 
 
 @dataclass
@@ -109,10 +124,24 @@ def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
 def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
                   device: torch.device = torch.device("cpu")) -> Dict[str, ProtocolResult]:
     """Run every requested protocol; returns per-protocol aggregated metrics and per-video rows."""
+    model = model.to(device).eval()
+    plan, opts = plan_jobs(model, dataset, opts)
+    out: Dict[str, ProtocolResult] = {}
+    for protocol, jobs in plan.items():
+        torch.manual_seed(opts.seed)
+        np.random.seed(opts.seed)
+        out[protocol] = summarise_protocol(collect_protocol(model, dataset, metrics, opts, protocol, jobs, device),
+                                           protocol, opts)
+    return out
+
+
+def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
+              ) -> Tuple[Dict[str, List[Tuple[VideoRef, VideoRef, int]]], BenchmarkOptions]:
+    """Every protocol's ``(source video, driving video, source frame)`` jobs, and the options with the
+    cross-identity mode the model can run (see :func:`effective_cross_mode`)."""
     unknown = [p for p in opts.protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
-    model = model.to(device).eval()
     videos = dataset.videos(opts.split)
     if opts.max_videos is not None:
         videos = videos[: opts.max_videos]
@@ -134,19 +163,15 @@ def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
             raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
                                f"(needs at least two identities)")
         plan[protocol] = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
-    out: Dict[str, ProtocolResult] = {}
-    for protocol, jobs in plan.items():
-        torch.manual_seed(opts.seed)
-        np.random.seed(opts.seed)
-        out[protocol] = _run_protocol(model, dataset, metrics, opts, protocol, jobs, device)
-    return out
+    return plan, opts
 
 
-def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
-                  protocol: str, jobs: List[Tuple[VideoRef, VideoRef, int]], device: torch.device) -> ProtocolResult:
+@torch.inference_mode()
+def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
+                     protocol: str, jobs: List[Tuple[VideoRef, VideoRef, int]], device: torch.device) -> Collected:
+    """Animate ``jobs`` and score every frame: per-frame series, set metrics updated (not yet computed)."""
     same = protocol == "same_identity"
     mode = opts.same_mode if same else opts.cross_mode
-    pose_eval = opts.compat == "pose_eval"
     for m in metrics:
         m.reset()
     series: Dict[str, _Series] = {}
@@ -203,11 +228,17 @@ def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
             frames_done += len(idx)
             bar.update(len(idx))
     bar.close()
+    return Collected(series, directions, used, frames_done, t_animate, mode)
+
+
+def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptions) -> ProtocolResult:
+    """Aggregate the per-frame series and compute the set metrics of one protocol."""
+    series, directions, pose_eval = collected.series, collected.directions, opts.compat == "pose_eval"
     results: Dict[str, Dict[str, Any]] = {}
     per_video_vals: Dict[str, Dict[str, float]] = {}
     for name, s in series.items():
         results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval)
-    for m in used:
+    for m in collected.used:
         if isinstance(m, SetMetric):
             for name, res in m.compute().items():
                 results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res}
@@ -216,4 +247,4 @@ def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
         row: Dict[str, Any] = {"protocol": protocol, "video": video}
         row.update({name: vals.get(video, math.nan) for name, vals in per_video_vals.items()})
         per_video.append(row)
-    return ProtocolResult(results, per_video, frames_done, t_animate, mode)
+    return ProtocolResult(results, per_video, collected.frames, collected.animate_seconds, collected.mode)

@@ -17,7 +17,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -184,10 +184,39 @@ class _InceptionSetMetric(SetMetric):
     def reset(self) -> None:
         self._gen: List[np.ndarray] = []
         self._real: List[np.ndarray] = []
-        self._ids = hashlib.sha256()
+        self._ids: List[bytes] = []  # which frames, in order: the cache's frames digest
         self._protocol: Optional[str] = None
         self._cached: Optional[Dict[str, np.ndarray]] = None
         self.cache_status = "off" if not getattr(self, "use_cache", False) else "miss"
+
+    def _frames_digest(self) -> str:
+        return hashlib.sha256(b"".join(self._ids)).hexdigest()
+
+    def _open_cache(self, protocol: str) -> None:
+        self._protocol = protocol
+        path = self.cache_file(protocol)
+        if self.use_cache and path.is_file():
+            with np.load(path) as z:
+                self._cached = {k: z[k] for k in z.files}
+            self.cache_status = "hit"
+
+    def state(self) -> Dict[str, Any]:
+        return {"gen": self._gen, "real": self._real, "ids": self._ids, "protocol": self._protocol,
+                "hit": self._cached is not None}
+
+    def merge(self, states: Sequence[Dict[str, Any]]) -> None:
+        """The ranks' features in rank order; the real-frame cache is used when any rank found it (its frames
+        digest is still checked against the merged frames)."""
+        self.reset()
+        for st in states:
+            self._gen += st["gen"]
+            self._real += st["real"]
+            self._ids += st["ids"]
+        protocol = next((st["protocol"] for st in states if st["protocol"] is not None), None)
+        if protocol is not None:
+            self._protocol = protocol
+            if any(st["hit"] for st in states):
+                self._open_cache(protocol)
 
     def cache_file(self, protocol: str) -> Path:
         key = {"dataset": self.context.dataset, "resolution": self.context.resolution,
@@ -198,19 +227,14 @@ class _InceptionSetMetric(SetMetric):
 
     def update(self, batch: FrameBatch) -> None:
         if self._protocol is None:
-            self._protocol = batch.protocol
-            path = self.cache_file(batch.protocol)
-            if self.use_cache and path.is_file():
-                with np.load(path) as z:
-                    self._cached = {k: z[k] for k in z.files}
-                self.cache_status = "hit"
+            self._open_cache(batch.protocol)
         self._gen.append(self.extractor(batch.generated))
-        self._ids.update(json.dumps([batch.video, list(map(int, batch.frame_indices))]).encode())
+        self._ids.append(json.dumps([batch.video, list(map(int, batch.frame_indices))]).encode())
         if self._cached is None:
             self._real.append(self.extractor(batch.driving))
 
     def _real_features(self) -> np.ndarray:
-        digest = self._ids.hexdigest()
+        digest = self._frames_digest()
         if self._cached is not None:
             if str(self._cached["frames_digest"]) != digest:
                 raise MetricError(f"{self.name}: the cached real-frame features {self.cache_file(self._protocol)} "
@@ -251,7 +275,7 @@ class FID(_InceptionSetMetric):
 
     def compute(self) -> Dict[str, Dict[str, Any]]:
         fake = self._fake_features()
-        if self._cached is not None and str(self._cached["frames_digest"]) == self._ids.hexdigest():
+        if self._cached is not None and str(self._cached["frames_digest"]) == self._frames_digest():
             mu_r, sigma_r, n_r = self._cached["mu"], self._cached["sigma"], int(self._cached["n"])
         else:
             real = self._real_features()
