@@ -113,6 +113,8 @@ class TrainConfig:
     augment: Dict[str, Any] = field(default_factory=lambda: {"flip": True, "time_flip": True, "jitter": 0.0})
     deterministic: bool = True
     ddp_backend: str = "auto"  # nccl on GPU, gloo on CPU
+    sync_bn: bool = False  # SyncBatchNorm across ranks (as the official FOMM); CUDA only
+    find_unused_parameters: bool = False  # DDP's unused-parameter search, for configs that skip parameters
 
 
 @dataclass

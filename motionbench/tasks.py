@@ -15,9 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from .build import build_dataset, build_model, resolve_device, to_dict
 from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
+from .distributed_eval import eval_context, run_benchmark_sharded
 from .leaderboard import append_leaderboard, leaderboard_rows
 from .results import PROTOCOL_VERSION, markdown_table, write_json_atomic, write_text_atomic
-from .runner import BenchmarkOptions, run_benchmark
+from .runner import BenchmarkOptions
 
 log = logging.getLogger("motionbench")
 
@@ -76,7 +77,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     b = cfg.benchmark
     if b.compat not in ("default", "pose_eval"):
         raise ValueError(f"benchmark.compat must be 'default' or 'pose_eval', got '{b.compat}'")
-    device = resolve_device(cfg.device)
+    ctx, device = eval_context(resolve_device(cfg.device))  # under torchrun: this rank's device
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
@@ -86,7 +87,9 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
                             progress=b.progress, n_boot=b.n_boot)
-    results = run_benchmark(model, dataset, metrics, opts, device)
+    results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
+    if results is None:  # a torchrun rank other than 0: rank 0 gathered its share and writes the results
+        return {}
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
     anim_s = sum(r.animate_seconds for r in results.values())
@@ -103,6 +106,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "metric_settings": {m.name: m.settings() for m in metrics},
         "seeds": {"benchmark": b.seed},
         "frames": frames,
+        "processes": ctx.world_size,
         "wall_time_s": wall,
         "animate_frames_per_s": frames / anim_s if anim_s > 0 else None,
         "run_dir": str(run_dir),

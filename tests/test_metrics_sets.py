@@ -6,7 +6,7 @@ from pytorch_fid.fid_score import calculate_frechet_distance
 
 from motionbench.metrics import MetricContext, MetricError
 from motionbench.metrics.base import FrameBatch
-from motionbench.metrics.fid import FID, KID, kid_unbiased
+from motionbench.metrics.fid import FID, KID, frechet_distance, kid_unbiased, stats
 
 D = 8
 
@@ -54,6 +54,28 @@ def test_fid_equals_pytorch_fid_on_same_features(tmp_path):
     ref = calculate_frechet_distance(fake.mean(0), np.cov(fake, rowvar=False), real.mean(0), np.cov(real, rowvar=False))
     assert res["value"] == pytest.approx(ref, rel=1e-9) and res["value"] > 0.01
     assert res["n"] == 36 and res["n_real"] == 36
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("n, spectrum", [(400, "well"), (65, "near-singular"), (80, "ill-conditioned"),
+                                         (40, "singular")])
+def test_frechet_distance_equals_pytorch_fid(n, spectrum):
+    """The eigenvalue trace term equals pytorch-fid's sqrtm on the same statistics (64-d): well conditioned,
+    one sample more than dimensions (near singular), eigenvalues spanning 1e-9..1, and fewer samples than
+    dimensions (singular, where pytorch-fid's sqrtm still converges at this size)."""
+    d = 64
+    rng = np.random.default_rng(n)
+    scales = np.logspace(-4.5, 0, d) if spectrum == "ill-conditioned" else np.ones(d)
+    basis = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    f1 = (rng.normal(size=(n, d)) * scales) @ basis
+    f2 = (rng.normal(0.2, 1.3, size=(n, d)) * scales) @ basis + 0.1 * rng.normal(size=(n, d)) * scales
+    (m1, s1), (m2, s2) = stats(f1), stats(f2)
+    if spectrum == "near-singular":
+        assert np.linalg.cond(s1) > 1e3
+    ours = frechet_distance(m1, s1, m2, s2)
+    ref = calculate_frechet_distance(m1, s1, m2, s2)
+    assert ours == pytest.approx(ref, rel=1e-6) and ours > 0
+    assert frechet_distance(m1, s1, m1, s1) == pytest.approx(0, abs=1e-6 * np.trace(s1))
 
 
 def test_fid_of_a_set_with_itself_is_zero(tmp_path):

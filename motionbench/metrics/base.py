@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence
 
 import numpy as np
 from torch import Tensor
@@ -94,6 +94,15 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+    def state(self) -> Any:
+        """What :meth:`update` accumulated, picklable (sharded evaluation gathers it from every rank)."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
+
+    def merge(self, states: Sequence[Any]) -> None:
+        """Continue from the ranks' :meth:`state` values, in rank order (= job order), as if one process had
+        run every update."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
 
 
 class KeypointExtractor(abc.ABC):
