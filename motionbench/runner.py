@@ -123,6 +123,17 @@ def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool, n_boot: 
     return res, per_video
 
 
+def _set_intervals(metric: SetMetric, opts: BenchmarkOptions) -> Dict[str, Tuple[float, float]]:
+    """A set metric's bootstrap intervals over videos; {} (recorded as n_boot 0, with a warning) if it has none."""
+    if opts.n_boot <= 0:
+        return {}
+    try:
+        return metric.bootstrap(opts.n_boot, opts.seed, DEFAULT_LEVEL)
+    except NotImplementedError as exc:
+        log.warning("%s: no confidence interval (%s)", metric.name, exc)
+        return {}
+
+
 def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
     return protocol in metric.protocols and (has_target or not metric.needs_target)
 
@@ -257,8 +268,12 @@ def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptio
                                                          n_boot=opts.n_boot, seed=opts.seed)
     for m in collected.used:
         if isinstance(m, SetMetric):
+            intervals = _set_intervals(m, opts)
             for name, res in m.compute().items():
-                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res}
+                lo, hi = intervals.get(name, (math.nan, math.nan))
+                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res, "ci_low": lo,
+                                 "ci_high": hi, "n_boot": opts.n_boot if name in intervals else 0,
+                                 "ci_level": DEFAULT_LEVEL}
     per_video = []
     for video in dict.fromkeys(v for s in series.values() for v in s.videos):
         row: Dict[str, Any] = {"protocol": protocol, "mode": collected.mode, "video": video}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 
 import numpy as np
 from torch import Tensor
@@ -94,6 +94,13 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Percentile interval of each output over videos (resampled with replacement, seeded).
+
+        Set metrics say how to recompute themselves on resampled videos; one that cannot raises this error
+        and the runner records its interval as unavailable, naming the metric."""
+        raise NotImplementedError(f"set metric '{self.name}' has no bootstrap() over videos")
 
     def state(self) -> Any:
         """What :meth:`update` accumulated, picklable (sharded evaluation gathers it from every rank)."""
