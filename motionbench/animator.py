@@ -339,8 +339,13 @@ class Animator(nn.Module, abc.ABC):
         return model
 
     def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
-        """The official file ``data`` as this model's state dict (a missing entry raises KeyError)."""
-        raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
+        """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
+        the file's ``official_entries`` and the present ``official_optional`` parts are state dicts of the
+        sub-modules of the same names."""
+        if not self.official_entries:
+            raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
+        parts = list(self.official_entries) + [p.rstrip(".") for p in self.official_optional if p.rstrip(".") in data]
+        return {f"{part}.{k}": v for part in parts for k, v in data[part].items()}
 
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
                                 module: Optional[nn.Module] = None,

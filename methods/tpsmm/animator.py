@@ -22,6 +22,7 @@ from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
 from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
+from motionbench.nn.avd import configure_stage
 
 from . import losses as tpsmm_losses
 from .dense_motion import DenseMotionNetwork
@@ -126,15 +127,8 @@ class TPSMMAnimator(Animator):
 
     # ------------------------------------------------------------------ training
     def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
-        tpsmm_losses.configure_stage(self, loss_cfg)
+        configure_stage(self, loss_cfg)
 
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         return tpsmm_losses.generator_losses(self, batch, loss_cfg)
-
-    # ------------------------------------------------------------------ checkpoints
-    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
-        """Official ``*.pth.tar``: ``inpainting_network``, ``kp_detector``, ``dense_motion_network`` (required),
-        ``bg_predictor``, ``avd_network`` (loaded when present), optimisers and ``epoch`` (ignored)."""
-        parts = list(self.official_entries) + [p.rstrip(".") for p in self.official_optional if p.rstrip(".") in data]
-        return {f"{part}.{k}": v for part in parts for k, v in data[part].items()}

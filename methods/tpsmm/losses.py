@@ -18,31 +18,16 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 import torch
 from torch import Tensor
 
+from motionbench.nn.avd import random_scale, stage_of
 from motionbench.nn.tps import RandomTPS
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import TPSMMAnimator
 
-__all__ = ["generator_losses", "configure_stage", "dropout_probability", "random_scale", "STAGES"]
+__all__ = ["generator_losses", "dropout_probability"]
 
-STAGES = ("reconstruction", "avd")
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
-
-
-def stage_of(cfg: Mapping[str, Any]) -> str:
-    stage = str(cfg.get("stage", "reconstruction"))
-    if stage not in STAGES:
-        raise ValueError(f"loss.stage must be one of {STAGES}, got '{stage}'")
-    return stage
-
-
-def configure_stage(model: torch.nn.Module, cfg: Mapping[str, Any]) -> None:
-    """In the ``avd`` stage only ``model.avd_network`` trains; every other parameter is frozen."""
-    avd = stage_of(cfg) == "avd"
-    avd_ids = {id(p) for p in model.avd_network.parameters()}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in avd_ids or not avd)
 
 
 def dropout_probability(epoch: float, cfg: Mapping[str, Any]) -> float:
@@ -54,20 +39,14 @@ def dropout_probability(epoch: float, cfg: Mapping[str, Any]) -> float:
     return min(epoch / float(cfg.get("dropout_inc_epoch", 10)) * maxp + float(cfg.get("dropout_startp", 0.1)), maxp)
 
 
-def random_scale(points: Tensor, scale: float) -> Tensor:
-    """Scale B×N×2 coordinates by a random diagonal matrix diag(U[1-scale, 1+scale], U[1-scale, 1+scale]) per sample (official
-    ``random_scale`` of ``train_avd.py``: emulates objects of another shape)."""
-    theta = torch.rand(points.shape[0], 2, device=points.device, dtype=points.dtype) * (2 * scale) + (1 - scale)
-    return points * theta.unsqueeze(1)
-
-
 def _avd_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
                 ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
     avd_cfg = dict(cfg.get("avd") or {})
     with torch.no_grad():
         kp_source = model.kp_detector(batch["source"])
         kp_driving = model.kp_detector(batch["driving"])
-        kp_random = {"fg_kp": random_scale(kp_driving["fg_kp"], float(avd_cfg.get("random_scale", 0.25)))}
+        theta = random_scale(float(avd_cfg.get("random_scale", 0.25)), kp_driving["fg_kp"].shape[0], kp_driving["fg_kp"])
+        kp_random = {"fg_kp": torch.matmul(theta, kp_driving["fg_kp"].unsqueeze(-1)).squeeze(-1)}
     rec = model.avd_network(kp_source, kp_random)
     loss = float(avd_cfg.get("lambda_shift", 1.0)) * torch.abs(kp_driving["fg_kp"] - rec["fg_kp"]).mean()
     return {"rec_kp": loss}, {"kp_avd": rec["fg_kp"]}

@@ -4,13 +4,43 @@ An identity encoder (source motion parameters) and a pose encoder (driving motio
 decoder that predicts the driving pose re-expressed for the source's shape. Layer names and sizes follow
 both official ``modules/avd_network.py`` files (``id_encoder.*``, ``pose_encoder.*``, ``decoder.*``), so their
 state dicts load 1:1; the methods only differ in how they flatten their motion parameters.
+
+Training is a second stage (``loss.stage=avd``, official ``train_avd.py``): :func:`configure_stage` freezes
+everything but the AVD network, and :func:`random_scale` makes the "other shape" poses it learns from.
 """
 from __future__ import annotations
 
 import torch
+from typing import Any, Mapping
+
 from torch import Tensor, nn
 
-__all__ = ["AVDMLP"]
+__all__ = ["AVDMLP", "STAGES", "stage_of", "configure_stage", "random_scale"]
+
+STAGES = ("reconstruction", "avd")
+
+
+def stage_of(loss_cfg: Mapping[str, Any]) -> str:
+    """``loss.stage``: ``reconstruction`` (default) or ``avd``."""
+    stage = str(loss_cfg.get("stage", "reconstruction"))
+    if stage not in STAGES:
+        raise ValueError(f"loss.stage must be one of {STAGES}, got '{stage}'")
+    return stage
+
+
+def configure_stage(model: nn.Module, loss_cfg: Mapping[str, Any]) -> None:
+    """In the ``avd`` stage only ``model.avd_network`` trains; every other parameter is frozen."""
+    avd = stage_of(loss_cfg) == "avd"
+    avd_ids = {id(p) for p in model.avd_network.parameters()}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in avd_ids or not avd)
+
+
+def random_scale(scale: float, bs: int, like: Tensor) -> Tensor:
+    """B×1×2×2 random diagonal scalings diag(U[1-s, 1+s], U[1-s, 1+s]) (official ``random_scale`` of both
+    ``train_avd.py``: emulates objects of another shape); apply with ``torch.matmul(theta, ...)``."""
+    theta = torch.rand(bs, 2) * (2 * scale) + (1 - scale)
+    return torch.diag_embed(theta).unsqueeze(1).to(like)
 
 
 def _mlp(sizes, inplace: bool) -> nn.Sequential:
