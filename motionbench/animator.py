@@ -336,16 +336,22 @@ class Animator(nn.Module, abc.ABC):
         model = cls(**config)
         model.load_state_dict_checked(data["model"], path,
                                       allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
-        return model
+        return model.eval()
 
     def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
         """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
-        the file's ``official_entries`` and the present ``official_optional`` parts are state dicts of the
-        sub-modules of the same names."""
+        the file's ``official_entries`` and the ``official_optional`` parts present in both the file and the
+        model are state dicts of the sub-modules of the same names."""
         if not self.official_entries:
             raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
-        parts = list(self.official_entries) + [p.rstrip(".") for p in self.official_optional if p.rstrip(".") in data]
-        return {f"{part}.{k}": v for part in parts for k, v in data[part].items()}
+        optional = [p.rstrip(".") for p in self.official_optional]
+        parts = list(self.official_entries) + [p for p in optional if p in data and getattr(self, p, None) is not None]
+        state: Dict[str, Tensor] = {}
+        for part in parts:
+            if not isinstance(data[part], Mapping):
+                raise TypeError(f"entry '{part}' is a {type(data[part]).__name__}, not a state dict")
+            state.update({f"{part}.{k}": v for k, v in data[part].items()})
+        return state
 
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
                                 module: Optional[nn.Module] = None,

@@ -36,7 +36,9 @@ def load_official(model: "Animator", path: PathLike, data: Optional[Mapping[str,
         state = model.official_state_dict(data)
     except KeyError as exc:
         raise CheckpointError(f"checkpoint {path}: official '{model.name}' layout without entry {exc} "
-                              f"(top-level keys: {', '.join(map(str, data))})") from None
+                              f"(top-level keys: {', '.join(map(str, list(data)[:12]))})") from None
+    except TypeError as exc:
+        raise CheckpointError(f"checkpoint {path}: official '{model.name}' layout: {exc}") from None
     model.load_state_dict_checked(state, path, allow_missing=tuple(getattr(model, "official_optional", ())) or None)
     return model.eval()
 
