@@ -17,7 +17,7 @@ import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
 from motionbench.methods.mraa.demo import make_animation
-from weight_rule import rule_state_dict, verify
+from weight_rule import layout_from_listing, read_key_listing, rule_state_dict, verify
 
 DATA = Path(__file__).parent / "data"
 ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
@@ -125,27 +125,13 @@ def test_fast_path_equals_official_loop(fixture, official_file):
             assert max_err(fast[b], make_animation(model, sources[b:b + 1], clips[b], mode=mode)) < MAP_ATOL
 
 
-def _keys(listing: Path):
-    out = {}
-    for line in listing.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")[:2]
-        out[key] = tuple(int(s) for s in re.findall(r"\d+", shape))
-    return out
-
-
 def test_full_size_official_layout_loads(tmp_path):
     """A vox-256 file built from the official key listing loads strictly; errors name the file and keys."""
-    official = _keys(DATA / "mraa_keys_vox256.txt")
+    official = read_key_listing(DATA / "mraa_keys_vox256.txt")
     with torch.device("meta"):
         ours = {k: tuple(v.shape) for k, v in MRAAAnimator.build("vox-256").state_dict().items()}
     assert ours == official
-    data = {entry: {} for entry in ENTRIES}
-    for key, shape in official.items():
-        entry, name = key.split(".", 1)
-        # expanded scalars: the file stores one element per tensor, the load still checks every shape
-        data[entry][name] = torch.tensor(3) if name.endswith("num_batches_tracked") else torch.tensor(0.5).expand(shape)
+    data = layout_from_listing(official, 0.5, counter=3)
     path = tmp_path / "vox256.pth"
     torch.save(data, path)
     model = motionbench.create_animator("mraa", checkpoint=str(path))

@@ -17,7 +17,7 @@ from motionbench.animator import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.demo import make_animation
 from motionbench.methods.tpsmm.losses import dropout_probability
-from weight_rule import rule_state_dict, verify
+from weight_rule import layout_from_listing, read_key_listing, rule_state_dict, verify
 
 DATA = Path(__file__).parent / "data"
 ENTRIES = ("inpainting_network", "kp_detector", "dense_motion_network", "bg_predictor", "avd_network")
@@ -110,28 +110,13 @@ def test_fast_path_equals_official_loop(model, fixture):
             assert max_err(fast[b], make_animation(model, sources[b:b + 1], clips[b], mode=mode)) < MAP_ATOL
 
 
-def _keys(listing: Path):
-    out = {}
-    for line in listing.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")[:2]
-        out[key] = tuple(int(s) for s in re.findall(r"\d+", shape))
-    return out
-
-
 def test_full_size_official_layout_loads(tmp_path):
     """A vox-256 file built from the official key listing loads strictly; errors name the file and keys."""
-    official = _keys(DATA / "tpsmm_keys_vox256.txt")
+    official = read_key_listing(DATA / "tpsmm_keys_vox256.txt")
     with torch.device("meta"):
         ours = {k: tuple(v.shape) for k, v in TPSMMAnimator.build("vox-256").state_dict().items()}
     assert ours == official
-    data = {entry: {} for entry in ENTRIES}
-    for key, shape in official.items():
-        entry, name = key.split(".", 1)
-        # expanded scalars: the file stores one element per tensor, the load still checks every shape
-        data[entry][name] = (torch.tensor(7) if name.endswith("num_batches_tracked")
-                             else torch.tensor(0.01).expand(shape))
+    data = layout_from_listing(official, 0.01, counter=7)
     path = tmp_path / "vox.pth.tar"
     torch.save(data, path)
     model = motionbench.create_animator("tpsmm", checkpoint=str(path))

@@ -1,4 +1,5 @@
-"""The deterministic weight rule of the TPSMM / MRAA golden fixtures (tests/data/*_tiny_subset.pt).
+"""The deterministic weight rule of the TPSMM / MRAA golden fixtures (tests/data/*_tiny_subset.pt), and a
+reader for the official key listings (tests/data/*_keys_*.txt).
 
 The fixtures were produced by the official code with weights defined by this rule (reference README,
 "Weight rule of the TPSMM and MRAA fixtures"), so the tests rebuild the state dicts instead of storing them;
@@ -6,8 +7,10 @@ The fixtures were produced by the official code with weights defined by this rul
 """
 from __future__ import annotations
 
+import re
 import zlib
-from typing import Dict, Mapping
+from pathlib import Path
+from typing import Dict, Mapping, Tuple
 
 import torch
 from torch import Tensor
@@ -50,3 +53,27 @@ def verify(state: Mapping[str, Tensor], checksums: Mapping[str, Tensor]) -> None
         got = torch.tensor([v.double().sum().item(), v.double().abs().sum().item(), float(v.numel())],
                            dtype=torch.float64)
         torch.testing.assert_close(got, checksums[k].to(torch.float64), rtol=1e-9, atol=1e-9, msg=k)
+
+
+def read_key_listing(listing: Path) -> Dict[str, Tuple[int, ...]]:
+    """``entry.key -> shape`` from an official key listing (``key<TAB>shape[<TAB>dtype]`` lines, ``#`` comments)."""
+    out = {}
+    for line in listing.read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, shape = line.split("\t")[:2]
+        out[key] = tuple(int(s) for s in re.findall(r"\d+", shape))
+    return out
+
+
+def layout_from_listing(official: Mapping[str, Tuple[int, ...]], value: float, counter: int = 7
+                        ) -> Dict[str, Dict[str, Tensor]]:
+    """An official checkpoint dict ``{entry: state dict}`` with every key of the listing: floats ``value``,
+    BatchNorm counters ``counter``. Tensors are expanded scalars, so the saved file stores one element per
+    tensor while a strict load still checks every shape."""
+    data: Dict[str, Dict[str, Tensor]] = {}
+    for key, shape in official.items():
+        entry, name = key.split(".", 1)
+        data.setdefault(entry, {})[name] = (torch.tensor(counter) if name.endswith("num_batches_tracked")
+                                            else torch.tensor(value).expand(shape))
+    return data

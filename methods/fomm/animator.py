@@ -24,6 +24,7 @@ import torch
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.inference import ChunkedInference
 
 from . import losses as fomm_losses
 from .discriminator import MultiScaleDiscriminator
@@ -35,7 +36,7 @@ __all__ = ["FOMMAnimator"]
 
 
 
-class FOMMAnimator(Animator):
+class FOMMAnimator(ChunkedInference, Animator):
     name = "fomm"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
                                 checkpoint_formats=("motionbench", "fomm-official"))
@@ -63,18 +64,9 @@ class FOMMAnimator(Animator):
         if unknown:
             raise ValueError(f"unknown normalization_params {sorted(unknown)} (known: {sorted(DEFAULT_NORMALIZATION)})")
         self.normalization = dict(DEFAULT_NORMALIZATION, **dict(normalization_params or {}))
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.chunk_size = int(chunk_size)
-        self.channels_last = bool(channels_last)
+        self.init_inference(chunk_size, channels_last)
 
     # ------------------------------------------------------------------ inference
-    def _fmt(self, images: Tensor) -> Tensor:
-        """NHWC copy of B×C×H×W images for inference when ``channels_last`` (convs then stay NHWC)."""
-        if self.channels_last and not self.training:
-            return images.contiguous(memory_format=torch.channels_last)
-        return images
-
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×K×2 (x, y) in [-1, 1], "jacobian": B×K×2×2}`` for B×3×H×W images in [0, 1]."""
         with self._no_grad_ctx():

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.inference import ChunkedInference
 from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
 from motionbench.nn.avd import configure_stage
 
@@ -36,7 +36,7 @@ __all__ = ["MRAAAnimator"]
 Regions = Dict[str, Tensor]
 
 
-class MRAAAnimator(Animator):
+class MRAAAnimator(ChunkedInference, Animator):
     name = "mraa"
     capabilities = Capabilities(relative=True, avd=True, keypoints=True, trainable=True,
                                 checkpoint_formats=("motionbench", "mraa-official"))
@@ -62,17 +62,9 @@ class MRAAAnimator(Animator):
                                                 estimate_affine=estimate_affine, **dict(region_predictor_params))
         self.bg_predictor = BGMotionPredictor(num_channels=num_channels, **dict(bg_predictor_params))
         self.avd_network = AVDNetwork(num_regions, revert_axis_swap=revert_axis_swap, **dict(avd_network_params or {}))
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.chunk_size = int(chunk_size)
-        self.channels_last = bool(channels_last)
+        self.init_inference(chunk_size, channels_last)
 
     # ------------------------------------------------------------------ inference
-    def _fmt(self, images: Tensor) -> Tensor:
-        if self.channels_last and not self.training:
-            return images.contiguous(memory_format=torch.channels_last)
-        return images
-
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×K×2}`` region centres (x, y) in [-1, 1], plus ``"affine"`` / ``"covar"`` (B×K×2×2)."""
         with self._no_grad_ctx():

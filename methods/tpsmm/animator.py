@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.inference import ChunkedInference
 from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
 from motionbench.nn.avd import configure_stage
 
@@ -34,7 +34,7 @@ __all__ = ["TPSMMAnimator"]
 KP = Dict[str, Tensor]
 
 
-class TPSMMAnimator(Animator):
+class TPSMMAnimator(ChunkedInference, Animator):
     name = "tpsmm"
     capabilities = Capabilities(relative=True, avd=True, keypoints=True, trainable=True,
                                 checkpoint_formats=("motionbench", "tpsmm-official"))
@@ -58,17 +58,9 @@ class TPSMMAnimator(Animator):
         self.dense_motion_network = DenseMotionNetwork(**common, **dict(dense_motion_params))
         self.bg_predictor = BGMotionPredictor() if common.get("bg", False) else None
         self.avd_network = AVDNetwork(common["num_tps"], **dict(avd_network_params or {}))
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.chunk_size = int(chunk_size)
-        self.channels_last = bool(channels_last)
+        self.init_inference(chunk_size, channels_last)
 
     # ------------------------------------------------------------------ inference
-    def _fmt(self, images: Tensor) -> Tensor:
-        if self.channels_last and not self.training:
-            return images.contiguous(memory_format=torch.channels_last)
-        return images
-
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×5K×2}`` (x, y) in [-1, 1] for B×3×H×W images in [0, 1]."""
         with self._no_grad_ctx():
