@@ -5,7 +5,7 @@ Same networks as yoyo-nb/Thin-Plate-Spline-Motion-Model: ``inpainting_network``,
 state dicts, so official ``*.pth.tar`` files load strictly through ``checkpoint=``. The constructor takes the
 official ``model_params`` sections (``common_params``, ``generator_params``, ``dense_motion_params``,
 ``avd_network_params``) plus ``chunk_size`` (driving frames per forward pass) and ``channels_last`` (NHWC
-inference convolutions; weights unchanged).
+inference convolutions; off by default: the instance norms return NCHW, so NHWC only adds conversions).
 
 Modes: ``absolute`` (official "standard"), ``relative`` (official demo: source keypoints moved by the
 driving displacement from the reference frame, scaled by sqrt of the convex-hull area ratio — always
@@ -48,7 +48,7 @@ class TPSMMAnimator(ChunkedInference, Animator):
 
     def __init__(self, common_params: Mapping[str, Any], generator_params: Mapping[str, Any],
                  dense_motion_params: Mapping[str, Any], avd_network_params: Optional[Mapping[str, Any]] = None,
-                 chunk_size: int = 4, channels_last: bool = True) -> None:
+                 chunk_size: int = 4, channels_last: bool = False) -> None:
         super().__init__(common_params=common_params, generator_params=generator_params,
                          dense_motion_params=dense_motion_params, avd_network_params=avd_network_params,
                          chunk_size=chunk_size, channels_last=channels_last)

@@ -10,9 +10,9 @@ everything but the AVD network, and :func:`random_scale` makes the "other shape"
 """
 from __future__ import annotations
 
-import torch
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+import torch
 from torch import Tensor, nn
 
 __all__ = ["AVDMLP", "STAGES", "stage_of", "configure_stage", "random_scale"]
@@ -43,7 +43,7 @@ def random_scale(scale: float, bs: int, like: Tensor) -> Tensor:
     return torch.diag_embed(theta).unsqueeze(1).to(like)
 
 
-def _mlp(sizes, inplace: bool) -> nn.Sequential:
+def _mlp(sizes: Sequence[int], inplace: bool) -> nn.Sequential:
     layers = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
