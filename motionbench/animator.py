@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 __all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "deep_merge", "save_atomic"]
 
-MODES = ("absolute", "relative")
+MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
 CHECKPOINT_FORMAT = "motionbench-checkpoint-v1"
 
@@ -36,6 +36,7 @@ class Capabilities:
     """What a method can do, so that runners never call what it lacks."""
 
     relative: bool = True  # supports mode="relative"
+    avd: bool = False  # supports mode="avd" (animation via disentanglement: TPSMM, MRAA)
     keypoints: bool = False  # exposes detect_keypoints(images) -> {"value": B×K×2 in [-1,1], ...}
     trainable: bool = True  # implements generator_losses / discriminator_losses
     adversarial: bool = False  # has a discriminator (trainer runs D steps)
@@ -85,6 +86,10 @@ class Animator(nn.Module, abc.ABC):
     default_preset: ClassVar[Optional[str]] = None
     #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
     gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
+    #: top-level keys that identify the method's official checkpoint files, and key prefixes such a file may
+    #: lack; see :mod:`motionbench.checkpoint` and :meth:`official_state_dict`
+    official_entries: ClassVar[Tuple[str, ...]] = ()
+    official_optional: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -137,8 +142,8 @@ class Animator(nn.Module, abc.ABC):
         """
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "relative" and not self.capabilities.relative:
-            raise NotImplementedError(f"method '{self.name}' has no relative mode")
+        if mode != "absolute" and not getattr(self.capabilities, mode):
+            raise NotImplementedError(f"method '{self.name}' has no {mode} mode")
         single = driving.dim() == 4
         clip = driving.unsqueeze(1) if single else driving
         if clip.dim() != 5 or clip.shape[2] != 3:
@@ -191,6 +196,10 @@ class Animator(nn.Module, abc.ABC):
         fake = self.discriminator_logits(fake_images.detach(), batch, generated)
         loss = sum(self.gan_d_objective(r, f, kind, real_label) for r, f in zip(real, fake))
         return {"disc_gan": float(self.gan_setting(loss_cfg, "discriminator_gan")) * loss}
+
+    def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
+        """Called by the trainer before it builds the optimisers (e.g. to freeze all but one part for a
+        training stage). Default: nothing."""
 
     def gan_setting(self, loss_cfg: Mapping[str, Any], key: str) -> Any:
         """``loss_cfg[key]`` for ``generator_gan`` / ``discriminator_gan`` / ``gan_kind``, else the method's
@@ -312,6 +321,10 @@ class Animator(nn.Module, abc.ABC):
         ``preset`` names the architecture of official files; motionbench files carry their own config.
         """
         data = cls.load_file(path)
+        from .checkpoint import build_official, is_official
+
+        if is_official(cls, data):
+            return build_official(cls, path, data, preset, overrides)
         if data.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"checkpoint {path}: not a motionbench checkpoint and not an official '{cls.name}' layout "
@@ -324,10 +337,26 @@ class Animator(nn.Module, abc.ABC):
         model = cls(**config)
         model.load_state_dict_checked(data["model"], path,
                                       allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
-        return model
+        return model.eval()
+
+    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
+        the file's ``official_entries`` and the ``official_optional`` parts present in both the file and the
+        model are state dicts of the sub-modules of the same names."""
+        if not self.official_entries:
+            raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
+        optional = [p.rstrip(".") for p in self.official_optional]
+        parts = list(self.official_entries) + [p for p in optional if p in data and getattr(self, p, None) is not None]
+        state: Dict[str, Tensor] = {}
+        for part in parts:
+            if not isinstance(data[part], Mapping):
+                raise TypeError(f"entry '{part}' is a {type(data[part]).__name__}, not a state dict")
+            state.update({f"{part}.{k}": v for k, v in data[part].items()})
+        return state
 
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
-                                module: Optional[nn.Module] = None, allow_missing: Optional[str] = None) -> None:
+                                module: Optional[nn.Module] = None,
+                                allow_missing: Union[str, Tuple[str, ...], None] = None) -> None:
         """Strict load that names missing / unexpected / mis-shaped keys and the file; keys starting with
         ``allow_missing`` (an inference-only file's discriminator) may be absent."""
         module = self if module is None else module

@@ -21,6 +21,8 @@ ANIMATORS.add("lia", "motionbench.methods.lia.animator:LIAAnimator", aliases=["l
 ANIMATORS.add("crosstrain", "motionbench.methods.crosstrain.animator:CrossTrainAnimator", aliases=["cross_training"])
 ANIMATORS.add("imf", "motionbench.methods.imf.animator:IMFAnimator", aliases=["implicit_motion_function"])
 ANIMATORS.add("lwgan", "motionbench.methods.lwgan.animator:LWGANAnimator", aliases=["liquid_warping_gan"])
+ANIMATORS.add("tpsmm", "motionbench.methods.tpsmm.animator:TPSMMAnimator", aliases=["thin_plate_spline_motion_model"])
+ANIMATORS.add("mraa", "motionbench.methods.mraa.animator:MRAAAnimator", aliases=["articulated_animation"])
 
 # ---------------------------------------------------------------------------------------- datasets
 DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases=["puppets"])

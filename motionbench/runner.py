@@ -94,7 +94,11 @@ class ProtocolResult:
 
 def effective_cross_mode(model: Animator, requested: str) -> str:
     """The cross-identity mode actually run: a method without relative mode (``capabilities.relative``
-    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic."""
+    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic.
+    ``avd`` (animation via disentanglement) needs ``capabilities.avd``; there is no stand-in for it."""
+    if requested == "avd" and not model.capabilities.avd:
+        raise ValueError(f"method '{model.name}' has no avd mode (animation via disentanglement: tpsmm, mraa); "
+                         f"choose benchmark.cross_mode=relative or absolute")
     return "absolute" if requested == "relative" and not model.capabilities.relative else requested
 
 

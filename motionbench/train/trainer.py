@@ -88,6 +88,7 @@ class Trainer:
         self.dist = dist or DistContext()
         if self.loss_cfg.get("spectral_norm") and model.discriminator_module() is not None:
             apply_spectral_norm(model.discriminator_module())
+        model.configure_training(self.loss_cfg)
         if self.cfg.get("sync_bn"):
             if self.dist.enabled and device.type != "cuda":
                 raise ValueError("train.sync_bn=true needs CUDA devices: torch's SyncBatchNorm has no CPU kernel")
@@ -177,6 +178,7 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         g_params = [p for p in model.generator_parameters() if p.requires_grad]
         self.opt["generator"].zero_grad(set_to_none=True)
+        model.train_progress = self.step / max(1, int(self.cfg["max_steps"]))  # for step-scheduled losses (TPSMM)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             losses, generated = self.g_step(batch)
         self._check_finite(losses, "generator")
