@@ -174,7 +174,6 @@ def list_task(what: str = "all") -> str:
 
 def weights_task() -> str:
     """Every pretrained weight file motionbench knows: where it must be, present?, source."""
-    import motionbench.metrics  # noqa: F401  (registers the metrics' weight files)
     from .weights import describe_all
 
     rows = describe_all()
