@@ -19,7 +19,17 @@ from .registry import Registry, UnknownNameError
 
 __version__ = "0.1.0"
 __all__ = ["Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",
-           "list_animators", "register_animator", "get_animator_class", "__version__"]
+           "list_animators", "register_animator", "get_animator_class", "load_image", "load_video", "iter_video",
+           "save_video", "__version__"]
+_MEDIA = ("load_image", "load_video", "iter_video", "save_video")
+
+
+def __getattr__(name: str) -> Any:  # the media helpers import PIL / imageio on first use only
+    if name in _MEDIA:
+        from . import media
+
+        return getattr(media, name)
+    raise AttributeError(f"module 'motionbench' has no attribute {name!r}")
 
 T = TypeVar("T")
 
@@ -41,8 +51,8 @@ def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Opti
     """
     cls = get_animator_class(name)
     if checkpoint is not None:
-        return cls.from_checkpoint(checkpoint, preset=preset, **overrides)
-    return cls.build(preset, **overrides)
+        return cls.from_checkpoint(checkpoint, preset=preset, **overrides).eval()
+    return cls.build(preset, **overrides).eval()
 
 
 def register_animator(name: str, aliases: Sequence[str] = (), *, replace: bool = False) -> Callable[[T], T]:

@@ -13,7 +13,7 @@ from motionbench.animator import Animator, Capabilities, SourceState
 
 class IdentityAnimator(Animator):
     name = "identity"
-    capabilities = Capabilities(relative=True, trainable=False)
+    capabilities = Capabilities(relative=True, trainable=False, half_precision=True)
 
     def encode_source(self, source: Tensor) -> SourceState:
         return {"source": source}

@@ -39,7 +39,7 @@ __all__ = ["FOMMAnimator"]
 class FOMMAnimator(Animator):
     name = "fomm"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "fomm-official"))
+                                checkpoint_formats=("motionbench", "fomm-official"), half_precision=True)
     default_preset = "vox-256"
 
     def __init__(self, common_params: Mapping[str, Any], kp_detector_params: Mapping[str, Any],

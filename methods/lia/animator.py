@@ -57,7 +57,7 @@ def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
 class LIAAnimator(Animator):
     name = "lia"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "lia-official"))
+                                checkpoint_formats=("motionbench", "lia-official"), half_precision=True)
     default_preset = "256"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
     # the official forward never uses to_rgb1 and never passes noise to NoiseInjection (sizes up to 1024)

@@ -53,7 +53,7 @@ FLOWS = ("keypoints", "external")
 class LWGANAnimator(Animator):
     name = "lwgan"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
-                                checkpoint_formats=("motionbench", "lwgan-official"))
+                                checkpoint_formats=("motionbench", "lwgan-official"), half_precision=True)
     default_preset = "256"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
 
