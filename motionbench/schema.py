@@ -22,7 +22,7 @@ __all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateC
 class MethodConfig:
     name: str = MISSING
     preset: str = "auto"  # "auto": "<dataset>-<resolution>" if it exists, "tiny" on synthetic, else the default
-    checkpoint: Optional[str] = None  # path, "auto" (the committed synthetic checkpoint) or null (random init)
+    checkpoint: Optional[str] = None  # path, "auto" (committed synthetic checkpoint), "official:TAG" or null (random init)
     params: Dict[str, Any] = field(default_factory=dict)  # deep-merged over the preset (official names)
     presets: Dict[str, Any] = field(default_factory=dict)
     train_defaults: Dict[str, Any] = field(default_factory=dict)
@@ -129,6 +129,7 @@ class AnimateConfig:
 @dataclass
 class WeightsConfig:
     verify: bool = True  # sha256 checks of pretrained weight files
+    download: bool = False  # fetch a missing official method checkpoint (method.checkpoint=official:TAG) first
 
 
 @dataclass

@@ -79,7 +79,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
-    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution)
+    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution, cfg.weights.download, cfg.weights.verify)
     metrics = _metric_objects(cfg, dataset, device)
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
@@ -170,9 +170,24 @@ def weights_task() -> str:
     from .weights import describe_all
 
     rows = describe_all()
-    lines = ["| name | present | path | used by | source |", "|---|---|---|---|---|"]
+    lines = ["## metric and loss networks\n", "| name | present | path | used by | source |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['present']} | {r['path']} | {r['used_by']} | {r['source']} |")
     lines.append("\nNothing is downloaded at run time: place missing files at the paths shown "
                  "(TORCH_HOME moves the torch hub cache).")
+    return "\n".join(lines) + "\n\n" + official_table()
+
+
+def official_table() -> str:
+    """The official method checkpoints (:mod:`motionbench.pretrained`) as a markdown table."""
+    from .pretrained import describe_official
+
+    lines = ["## official method checkpoints (method=M method.checkpoint=official:TAG, "
+             "or create_animator(M, pretrained=TAG))\n",
+             "| method | checkpoint | present | path | trained on | preset | source |", "|---|---|---|---|---|---|---|"]
+    for r in describe_official():
+        lines.append(f"| {r['method']} | {r['checkpoint']} | {r['present']} | {r['path']} | {r['trained_on']} | "
+                     f"{r['preset']} | {r['source']} |")
+    lines.append("\nPlace a missing file at its path (the name as published), or pass weights.download=true where "
+                 "the source is a direct download.")
     return "\n".join(lines)
