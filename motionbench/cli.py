@@ -90,6 +90,10 @@ def _hydra_entry(cfg) -> None:
         from .animate_task import run_animate_task
 
         run_animate_task(cfg, run_dir)
+    elif task == "compare":
+        from .compare_task import run_compare_task
+
+        run_compare_task(cfg, run_dir)
     elif task == "train":
         from .train import run_train_task
 
@@ -99,7 +103,7 @@ def _hydra_entry(cfg) -> None:
     elif task == "weights":
         print(weights_task())
     else:
-        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, list or weights)")
+        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, compare, list or weights)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

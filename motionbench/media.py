@@ -221,10 +221,14 @@ def save_video(frames: Union[Tensor, np.ndarray, Iterable[Any]], path: PathLike,
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     kwargs = {"duration": 1000.0 / fps, "loop": 0} if path.suffix.lower() == ".gif" else {"fps": fps, "macro_block_size": 1}
     writer = imageio.get_writer(str(tmp), **kwargs)
+    even = path.suffix.lower() != ".gif"  # H.264 in yuv420p needs even sizes: odd ones get one edge row/column repeated
     count = 0
     try:
         for chunk in chunks:
-            for frame in _to_uint8_frames(chunk):
+            frames = _to_uint8_frames(chunk)
+            if even and (frames.shape[1] % 2 or frames.shape[2] % 2):
+                frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode="edge")
+            for frame in frames:
                 writer.append_data(frame)
                 count += 1
     except BaseException:

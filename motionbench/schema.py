@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-__all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "WeightsConfig",
+__all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "CompareConfig", "WeightsConfig",
            "register_schemas"]
 
 
@@ -84,6 +84,8 @@ class BenchmarkConfig:
     fid_cache: Optional[str] = None
     progress: bool = True
     options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
+    precision: str = "fp32"  # fp32 | bf16 | fp16: animate under autocast (metrics stay float32)
+    save_samples: int = 0  # write this many sample videos (source | driving | result) into <run dir>/samples
 
 
 @dataclass
@@ -124,6 +126,18 @@ class AnimateConfig:
     max_frames: Optional[int] = None
     find_best_frame: bool = False
     batch_frames: int = 16
+    resolution: Optional[int] = None  # default: the checkpoint's training resolution (else dataset.resolution)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast, where the method supports it)
+    progress: bool = True
+
+
+@dataclass
+class CompareConfig:
+    """``task=compare methods=[fomm,lia]``: source, driving, mode, resolution, ... come from ``animate``."""
+
+    output: str = "compare.mp4"  # beside it: <stem>_grid.png
+    checkpoints: Dict[str, str] = field(default_factory=dict)  # per method (default: its config's, usually auto)
+    grid_rows: int = 4
 
 
 @dataclass
@@ -134,13 +148,15 @@ class WeightsConfig:
 
 @dataclass
 class Config:
-    task: str = "benchmark"  # benchmark | animate | train | list | weights
+    task: str = "benchmark"  # benchmark | animate | train | compare | list | weights
     method: MethodConfig = field(default_factory=MethodConfig)
+    methods: Optional[List[str]] = None  # task=compare: the methods side by side
     dataset: Any = MISSING
     loss: Any = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     animate: AnimateConfig = field(default_factory=AnimateConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     list: str = "all"  # what `task=list` lists: methods | datasets | metrics | all

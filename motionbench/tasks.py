@@ -80,12 +80,16 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
     model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution, cfg.weights.download, cfg.weights.verify)
+    model.to(device)
+    if b.precision != "fp32":  # rows of another precision stay apart on the leaderboard: the tag says it
+        ckpt["tag"] = f"{ckpt['tag']}@{b.precision}"
     metrics = _metric_objects(cfg, dataset, device)
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
                             progress=b.progress)
-    results = run_benchmark(model, dataset, metrics, opts, device)
+    with model.precision(b.precision):
+        results = run_benchmark(model, dataset, metrics, opts, device)
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
     anim_s = sum(r.animate_seconds for r in results.values())
@@ -96,7 +100,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "dataset": dataset.describe() | {"name": dataset.name},
         "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
                       "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b)},
+                      "selection": frame_selection(b), "precision": b.precision},
         "results": {p: r.metrics for p, r in results.items()},
         "metric_settings": {m.name: m.settings() for m in metrics},
         "seeds": {"benchmark": b.seed},
@@ -107,6 +111,13 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "provenance": provenance(device),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
+    if b.save_samples:
+        from .compare_task import save_sample_videos
+
+        with model.precision(b.precision):
+            record["samples"] = [str(p) for p in save_sample_videos(
+                model, dataset, b.save_samples, run_dir / "samples", b.split, b.same_mode, b.batch_frames,
+                b.max_frames, device, label=f"{model.name}\n{record['checkpoint']['tag']}")]
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "results.json", record)
     _write_per_video(run_dir / "per_video.csv", [row for r in results.values() for row in r.per_video])
