@@ -113,7 +113,7 @@ class Animator(nn.Module, abc.ABC):
         self.trained_on: Dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass's ``encode_source`` is wrapped so that it, too, takes what users hold (see :mod:`motionbench.media`)."""
+        """A subclass's ``encode_source`` is wrapped so that it, too, takes what users hold (:mod:`motionbench.media`)."""
         super().__init_subclass__(**kwargs)
         fn = cls.__dict__.get("encode_source")
         if fn is not None and not getattr(fn, "__isabstractmethod__", False) and not hasattr(fn, "_converts_input"):
@@ -218,8 +218,8 @@ class Animator(nn.Module, abc.ABC):
         of the driving's shape) or what users hold: file paths, PIL images, uint8 / [0, 1] float arrays,
         uint8 tensors (:mod:`motionbench.media`); those are centre-cropped and resized to ``size`` (default:
         the size of a tensor input, else the checkpoint's resolution, else the source image's own size) and
-        give T×3×H×W (3×H×W for one frame). Bad values or shapes raise ``ValueError``. The model runs in eval mode without autograd
-        and its state (training flags, BatchNorm statistics) is left as it was.
+        give T×3×H×W (3×H×W for one frame). Bad values or shapes raise ``ValueError``. The model runs in
+        eval mode without autograd and its state (training flags, BatchNorm statistics) is left as it was.
 
         mode="relative" transfers motion relative to ``driving_ref`` (default: the first driving frame), as
         each official demo does. Pass ``source_state`` (from :meth:`encode_source`) to process a long video
@@ -244,7 +244,8 @@ class Animator(nn.Module, abc.ABC):
             driving_ref = clip[:, 0] if driving_ref is None else to_source(driving_ref, size, "driving_ref")[0].to(device)
         else:
             driving_ref = None
-        dtype = self._check_dtype(resolve_dtype(dtype), device) if dtype is not None else self.__dict__.get("_default_dtype")
+        dtype = (self._check_dtype(resolve_dtype(dtype), device) if dtype is not None
+                 else self.__dict__.get("_default_dtype"))
         cast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
         with self.inference(), cast:
             state = self.encode_source(source) if source_state is None else source_state
