@@ -73,14 +73,12 @@ def _array_to_hwc_float(a: np.ndarray, what: str) -> np.ndarray:
 
 
 def _media_frames(x: Any, what: str, clip: bool) -> Tuple[np.ndarray, bool]:
-    """Media -> (channels-last float32 frames ...×H×W×3, batched). ``batched`` is True for B×T×H×W×3 clips and
-    B×H×W×3 source batches (arrays / tensors only)."""
+    """Media other than video files -> (channels-last float32 frames ...×H×W×3, batched). ``batched`` is True
+    for B×T×H×W×3 clips and B×H×W×3 source batches (arrays / tensors only)."""
     if isinstance(x, (str, os.PathLike)):
         path = str(x)
         if not os.path.exists(path):
             raise ValueError(f"{what}: file '{path}' does not exist")
-        if clip:
-            return _array_to_hwc_float(load_video_array(path), what), False
         if os.path.isdir(path) or not path.lower().endswith(IMAGE_EXTS):
             raise ValueError(f"{what}: '{path}' is not an image file ({', '.join(IMAGE_EXTS)})")
         return _array_to_hwc_float(_read_image(path), what), False
@@ -139,6 +137,14 @@ def to_clip(x: Any, size: Optional[int] = None, what: str = "driving") -> Tuple[
         if x.dim() == 5:
             return _check_values(x, what), False, True
         raise ValueError(f"{what}: float tensors must be B×3×H×W or B×T×3×H×W, got shape {tuple(x.shape)}")
+    if isinstance(x, (str, os.PathLike)):  # decoded and resized chunk by chunk: only the resized clip is held
+        if not os.path.exists(x):
+            raise ValueError(f"{what}: file '{x}' does not exist")
+        if size is None:
+            reader = open_reader(str(x))
+            size = min(reader.size)
+            reader.close()
+        return load_video(x, size).unsqueeze(0), False, False
     frames, batched = _media_frames(x, what, clip=True)
     single = frames.ndim == 3
     if single:
@@ -156,17 +162,6 @@ def to_clip(x: Any, size: Optional[int] = None, what: str = "driving") -> Tuple[
 def load_image(path: PathLike, size: Optional[int] = None) -> Tensor:
     """An image file -> float32 3×H×W in [0, 1]; with ``size``, centre-cropped and resized to size×size."""
     return _resize(_array_to_hwc_float(_read_image(str(path)), f"image '{path}'")[None], size)[0]
-
-
-def load_video_array(path: PathLike, max_frames: Optional[int] = None) -> np.ndarray:
-    """Every frame (up to ``max_frames``) of a video / GIF / frame folder / image strip as T×H×W×3 (uint8 or
-    float32 in [0, 1], as the readers return them)."""
-    reader = open_reader(str(path))
-    try:
-        stop = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
-        return reader.read(list(range(stop)))
-    finally:
-        reader.close()
 
 
 def iter_video(path: PathLike, chunk: int = 16, size: Optional[int] = None, max_frames: Optional[int] = None

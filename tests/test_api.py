@@ -204,3 +204,35 @@ def test_bf16_on_cpu_is_close_to_fp32(name):
     with model.precision("bf16"):
         assert torch.equal(model.animate(src, drv), out)
     assert torch.equal(model.animate(src, drv), ref)
+
+
+# ---------------------------------------------------------------------------------------- items 4-5: training records
+def test_checkpoints_record_what_they_were_trained_on_and_losses_show_from_step_one(tmp_path, monkeypatch):
+    from motionbench.train import trainer as trainer_module
+    from motionbench.train.trainer import Trainer
+
+    logged = []
+
+    class Recorder:
+        def __init__(self, folder):
+            pass
+
+        def log(self, step, values):
+            logged.append(step)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(trainer_module, "ScalarLogger", Recorder)
+    model = tiny("fomm")
+    model.trained_on = {"dataset": "synthetic", "resolution": 64}  # what run_train_task sets
+    trainer = Trainer(model, {"perceptual_kind": "pixel", "generator_gan": 0}, {"max_steps": 2, "log_every": 50,
+                      "checkpoint_every": 1}, {}, tmp_path, torch.device("cpu"))
+    src, drv = clip(b=2, t=1)
+    trainer.fit([{"source": src, "driving": drv[:, 0]}] * 2, 2, progress=False)
+    assert logged == [1, 2]  # the first step is logged (and shown on the bar) although log_every=50
+    step = torch.load(tmp_path / "checkpoints" / "step-00000002.pt", weights_only=True)
+    assert step["trained_on"] == {"dataset": "synthetic", "resolution": 64}
+    final = model.save_checkpoint(tmp_path / "final.pt", inference_only=True)
+    loaded = motionbench.create_animator("fomm", checkpoint=str(final))
+    assert loaded.trained_on == {"dataset": "synthetic", "resolution": 64} and loaded.resolution == 64
