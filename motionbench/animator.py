@@ -25,7 +25,7 @@ from torch import Tensor, nn
 __all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "PRECISIONS", "deep_merge",
            "save_atomic", "resolve_dtype"]
 
-MODES = ("absolute", "relative")
+MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
 CHECKPOINT_FORMAT = "motionbench-checkpoint-v1"
 #: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
@@ -54,6 +54,7 @@ class Capabilities:
     """What a method can do, so that runners never call what it lacks."""
 
     relative: bool = True  # supports mode="relative"
+    avd: bool = False  # supports mode="avd" (animation via disentanglement: TPSMM, MRAA)
     keypoints: bool = False  # exposes detect_keypoints(images) -> {"value": B×K×2 in [-1,1], ...}
     trainable: bool = True  # implements generator_losses / discriminator_losses
     adversarial: bool = False  # has a discriminator (trainer runs D steps)
@@ -61,6 +62,7 @@ class Capabilities:
     checkpoint_formats: Tuple[str, ...] = ("motionbench",)  # e.g. ("motionbench", "fomm-official")
     value_range: Tuple[float, float] = (0.0, 1.0)  # range of images at the animate() boundary
     half_precision: bool = False  # animate() may run under float16 / bfloat16 autocast (checked against fp32)
+    floor: bool = False  # a reference baseline: the benchmark scores its cross-identity protocol in every mode
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
@@ -103,6 +105,10 @@ class Animator(nn.Module, abc.ABC):
     default_preset: ClassVar[Optional[str]] = None
     #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
     gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
+    #: top-level keys that identify the method's official checkpoint files, and key prefixes such a file may
+    #: lack; see :mod:`motionbench.checkpoint` and :meth:`official_state_dict`
+    official_entries: ClassVar[Tuple[str, ...]] = ()
+    official_optional: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
@@ -231,8 +237,8 @@ class Animator(nn.Module, abc.ABC):
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "relative" and not self.capabilities.relative:
-            raise NotImplementedError(f"method '{self.name}' has no relative mode")
+        if mode != "absolute" and not getattr(self.capabilities, mode):
+            raise NotImplementedError(f"method '{self.name}' has no {mode} mode")
         if size is None:
             size = next((x.shape[-1] for x in (source, driving) if not is_media(x)), None) or self.resolution
         device = self._device()
@@ -295,6 +301,10 @@ class Animator(nn.Module, abc.ABC):
         fake = self.discriminator_logits(fake_images.detach(), batch, generated)
         loss = sum(self.gan_d_objective(r, f, kind, real_label) for r, f in zip(real, fake))
         return {"disc_gan": float(self.gan_setting(loss_cfg, "discriminator_gan")) * loss}
+
+    def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
+        """Called by the trainer before it builds the optimisers (e.g. to freeze all but one part for a
+        training stage). Default: nothing."""
 
     def gan_setting(self, loss_cfg: Mapping[str, Any], key: str) -> Any:
         """``loss_cfg[key]`` for ``generator_gan`` / ``discriminator_gan`` / ``gan_kind``, else the method's
@@ -418,6 +428,10 @@ class Animator(nn.Module, abc.ABC):
         ``preset`` names the architecture of official files; motionbench files carry their own config.
         """
         data = cls.load_file(path)
+        from .checkpoint import build_official, is_official
+
+        if is_official(cls, data):
+            return build_official(cls, path, data, preset, overrides)
         if data.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"checkpoint {path}: not a motionbench checkpoint and not an official '{cls.name}' layout "
@@ -433,8 +447,24 @@ class Animator(nn.Module, abc.ABC):
         model.trained_on = dict(data.get("trained_on") or {})
         return model.eval()
 
+    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
+        the file's ``official_entries`` and the ``official_optional`` parts present in both the file and the
+        model are state dicts of the sub-modules of the same names."""
+        if not self.official_entries:
+            raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
+        optional = [p.rstrip(".") for p in self.official_optional]
+        parts = list(self.official_entries) + [p for p in optional if p in data and getattr(self, p, None) is not None]
+        state: Dict[str, Tensor] = {}
+        for part in parts:
+            if not isinstance(data[part], Mapping):
+                raise TypeError(f"entry '{part}' is a {type(data[part]).__name__}, not a state dict")
+            state.update({f"{part}.{k}": v for k, v in data[part].items()})
+        return state
+
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
-                                module: Optional[nn.Module] = None, allow_missing: Optional[str] = None) -> None:
+                                module: Optional[nn.Module] = None,
+                                allow_missing: Union[str, Tuple[str, ...], None] = None) -> None:
         """Strict load that names missing / unexpected / mis-shaped keys and the file; keys starting with
         ``allow_missing`` (an inference-only file's discriminator) may be absent."""
         module = self if module is None else module

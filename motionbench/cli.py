@@ -156,7 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(list_task(argv[1] if len(argv) > 1 else "all"))
             return
         if argv and argv[0] == "leaderboard":
-            from .leaderboard import main as leaderboard_main
+            from .report import main as leaderboard_main
 
             leaderboard_main(argv[1:])
             return

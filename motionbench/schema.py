@@ -83,6 +83,7 @@ class BenchmarkConfig:
     lpips_net: str = "alex"
     fid_cache: Optional[str] = None
     progress: bool = True
+    n_boot: int = 1000  # bootstrap resamples of each metric's 95% interval over videos (0: none)
     options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
     precision: str = "fp32"  # fp32 | bf16 | fp16: animate under autocast (metrics stay float32)
     save_samples: int = 0  # write this many sample videos (source | driving | result) into <run dir>/samples
@@ -114,6 +115,8 @@ class TrainConfig:
     augment: Dict[str, Any] = field(default_factory=lambda: {"flip": True, "time_flip": True, "jitter": 0.0})
     deterministic: bool = True
     ddp_backend: str = "auto"  # nccl on GPU, gloo on CPU
+    sync_bn: bool = False  # SyncBatchNorm across ranks (as the official FOMM); CUDA only
+    find_unused_parameters: bool = False  # DDP's unused-parameter search, for configs that skip parameters
 
 
 @dataclass

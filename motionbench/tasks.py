@@ -15,8 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from .build import build_dataset, build_model, resolve_device, to_dict
 from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
-from .results import PROTOCOL_VERSION, append_leaderboard, leaderboard_rows, markdown_table, write_json_atomic, write_text_atomic
-from .runner import BenchmarkOptions, run_benchmark
+from .distributed_eval import eval_context, run_benchmark_sharded
+from .leaderboard import append_leaderboard, leaderboard_rows
+from .results import PROTOCOL_VERSION, markdown_table, write_json_atomic, write_text_atomic
+from .runner import BenchmarkOptions
 
 log = logging.getLogger("motionbench")
 
@@ -75,7 +77,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     b = cfg.benchmark
     if b.compat not in ("default", "pose_eval"):
         raise ValueError(f"benchmark.compat must be 'default' or 'pose_eval', got '{b.compat}'")
-    device = resolve_device(cfg.device)
+    ctx, device = eval_context(resolve_device(cfg.device))  # under torchrun: this rank's device
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
@@ -87,9 +89,11 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
-                            progress=b.progress)
+                            progress=b.progress, n_boot=b.n_boot)
     with model.precision(b.precision):
-        results = run_benchmark(model, dataset, metrics, opts, device)
+        results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
+    if results is None:  # a torchrun rank other than 0: rank 0 gathered its share and writes the results
+        return {}
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
     anim_s = sum(r.animate_seconds for r in results.values())
@@ -100,11 +104,14 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "dataset": dataset.describe() | {"name": dataset.name},
         "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
                       "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b), "precision": b.precision},
+                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95,
+                      "precision": b.precision},
         "results": {p: r.metrics for p, r in results.items()},
+        "protocols": {p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
         "metric_settings": {m.name: m.settings() for m in metrics},
         "seeds": {"benchmark": b.seed},
         "frames": frames,
+        "processes": ctx.world_size,
         "wall_time_s": wall,
         "animate_frames_per_s": frames / anim_s if anim_s > 0 else None,
         "run_dir": str(run_dir),
@@ -120,8 +127,9 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
                 b.max_frames, device, label=f"{model.name}\n{record['checkpoint']['tag']}")]
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "results.json", record)
-    _write_per_video(run_dir / "per_video.csv", [row for r in results.values() for row in r.per_video])
-    board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record))
+    per_video = [row for r in results.values() for row in r.per_video]
+    _write_per_video(run_dir / "per_video.csv", per_video)
+    board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record, per_video))
     print()
     for protocol in results:
         print(markdown_table(record, protocol))
@@ -135,7 +143,8 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
 def leaderboard_summary(board: Path, dataset: str) -> str:
     """The leaderboard's rows for ``dataset`` as markdown tables: the newest row per method, checkpoint,
     protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.leaderboard.load_latest`)."""
-    from .leaderboard import load_latest, markdown
+    from .leaderboard import load_latest
+    from .report import markdown
 
     df, metrics = load_latest(board)
     return f"## leaderboard {board}: {dataset}, newest row per method, checkpoint, mode, compat and frame selection\n\n" + markdown(

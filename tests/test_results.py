@@ -4,7 +4,8 @@ import json
 import math
 import multiprocessing as mp
 
-from motionbench.results import append_leaderboard, read_leaderboard, write_json_atomic
+from motionbench.leaderboard import append_leaderboard, read_leaderboard
+from motionbench.results import write_json_atomic
 
 
 def _writer(path, worker, rows):

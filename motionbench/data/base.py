@@ -94,6 +94,14 @@ class VideoDataset(abc.ABC):
         """Ground-truth keypoints in pixels (N×K×2, x then y) and visibility (N×K bool), if known."""
         return None
 
+    def figure_masks(self, video: VideoRef, indices: Sequence[int]) -> Optional[np.ndarray]:
+        """How much of each pixel the figure covers (N×H×W float32 in [0, 1]), if known (synthetic)."""
+        return None
+
+    def cross_figure_masks(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Optional[np.ndarray]:
+        """Figure masks of :meth:`render_cross`'s frames, if known."""
+        return None
+
     def render_cross(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Tensor:
         """Ground truth for cross-identity animation: the source identity in the driving poses."""
         raise NotImplementedError(f"dataset '{self.name}' has no cross-identity ground truth")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 
 import numpy as np
 from torch import Tensor
@@ -40,6 +40,7 @@ class FrameBatch:
     frame_indices: list
     target_keypoints: Optional[np.ndarray] = None  # N×K×2 pixels (synthetic ground truth)
     target_visibility: Optional[np.ndarray] = None  # N×K bool
+    target_mask: Optional[np.ndarray] = None  # N×H×W figure coverage in [0, 1] (synthetic ground truth)
     extras: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +94,22 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Percentile interval of each output over videos (resampled with replacement, seeded).
+
+        Set metrics say how to recompute themselves on resampled videos; one that cannot raises this error
+        and the runner records its interval as unavailable, naming the metric."""
+        raise NotImplementedError(f"set metric '{self.name}' has no bootstrap() over videos")
+
+    def state(self) -> Any:
+        """What :meth:`update` accumulated, picklable (sharded evaluation gathers it from every rank)."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
+
+    def merge(self, states: Sequence[Any]) -> None:
+        """Continue from the ranks' :meth:`state` values, in rank order (= job order), as if one process had
+        run every update."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
 
 
 class KeypointExtractor(abc.ABC):

@@ -14,8 +14,9 @@ render) and the driving frame where there is no target (cross identity on real d
 ``compat="pose_eval"``: for extractors that detect a whole object (faces), a frame whose generated image has
 no detection is skipped (NaN for akd and mkr) as pose-evaluation did, instead of counting as mkr = 1.
 
-Extractors are registered in :data:`motionbench.registries.KEYPOINT_EXTRACTORS`: ``markers`` (the synthetic
-marker detector), ``face_alignment`` (68 2D landmarks, SFD, first face). A body extractor (OpenPose is not on
+Extractors are registered in :data:`motionbench.registries.KEYPOINT_EXTRACTORS`: ``puppet_pose`` (the learned
+synthetic pose detector, default on synthetic), ``markers`` (the synthetic marker detector, a cross-check
+that needs the colour markers drawn), ``face_alignment`` (68 2D landmarks, SFD, first face). A body extractor (OpenPose is not on
 PyPI) is any :class:`~motionbench.metrics.base.KeypointExtractor`; register it and pass
 ``benchmark.keypoints=<name>``.
 """
@@ -33,9 +34,10 @@ __all__ = ["AKD", "akd_mkr", "default_extractor", "build_extractor"]
 
 
 def default_extractor(dataset: str) -> str:
+    """face_alignment on face datasets, the learned puppet pose detector elsewhere (synthetic)."""
     from . import FACE_DATASETS
 
-    return "face_alignment" if dataset.lower() in FACE_DATASETS else "markers"
+    return "face_alignment" if dataset.lower() in FACE_DATASETS else "puppet_pose"
 
 
 def build_extractor(name: str, context, **kwargs: Any) -> KeypointExtractor:
