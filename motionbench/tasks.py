@@ -81,13 +81,17 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
-    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution)
+    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution, cfg.weights.download, cfg.weights.verify)
+    model.to(device)
+    if b.precision != "fp32":  # rows of another precision stay apart on the leaderboard: the tag says it
+        ckpt["tag"] = f"{ckpt['tag']}@{b.precision}"
     metrics = _metric_objects(cfg, dataset, device)
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
                             progress=b.progress, n_boot=b.n_boot)
-    results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
+    with model.precision(b.precision):
+        results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
     if results is None:  # a torchrun rank other than 0: rank 0 gathered its share and writes the results
         return {}
     wall = time.perf_counter() - t_start
@@ -100,7 +104,8 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "dataset": dataset.describe() | {"name": dataset.name},
         "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
                       "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95},
+                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95,
+                      "precision": b.precision},
         "results": {p: r.metrics for p, r in results.items()},
         "protocols": {p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
         "metric_settings": {m.name: m.settings() for m in metrics},
@@ -113,6 +118,13 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         "provenance": provenance(device),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
+    if b.save_samples:
+        from .compare_task import save_sample_videos
+
+        with model.precision(b.precision):
+            record["samples"] = [str(p) for p in save_sample_videos(
+                model, dataset, b.save_samples, run_dir / "samples", b.split, b.same_mode, b.batch_frames,
+                b.max_frames, device, label=f"{model.name}\n{record['checkpoint']['tag']}")]
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(run_dir / "results.json", record)
     per_video = [row for r in results.values() for row in r.per_video]
@@ -177,9 +189,24 @@ def weights_task() -> str:
     from .weights import describe_all
 
     rows = describe_all()
-    lines = ["| name | present | path | used by | source |", "|---|---|---|---|---|"]
+    lines = ["## metric and loss networks\n", "| name | present | path | used by | source |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['present']} | {r['path']} | {r['used_by']} | {r['source']} |")
     lines.append("\nNothing is downloaded at run time: place missing files at the paths shown "
                  "(TORCH_HOME moves the torch hub cache).")
+    return "\n".join(lines) + "\n\n" + official_table()
+
+
+def official_table() -> str:
+    """The official method checkpoints (:mod:`motionbench.pretrained`) as a markdown table."""
+    from .pretrained import describe_official
+
+    lines = ["## official method checkpoints (method=M method.checkpoint=official:TAG, "
+             "or create_animator(M, pretrained=TAG))\n",
+             "| method | checkpoint | present | path | trained on | preset | source |", "|---|---|---|---|---|---|---|"]
+    for r in describe_official():
+        lines.append(f"| {r['method']} | {r['checkpoint']} | {r['present']} | {r['path']} | {r['trained_on']} | "
+                     f"{r['preset']} | {r['source']} |")
+    lines.append("\nPlace a missing file at its path (the name as published), or pass weights.download=true where "
+                 "the source is a direct download.")
     return "\n".join(lines)

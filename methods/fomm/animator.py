@@ -39,7 +39,7 @@ __all__ = ["FOMMAnimator"]
 class FOMMAnimator(ChunkedInference, Animator):
     name = "fomm"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "fomm-official"))
+                                checkpoint_formats=("motionbench", "fomm-official"), half_precision=True)
     default_preset = "vox-256"
     #: official ``*.pth.tar``: ``generator`` and ``kp_detector`` (strict), ``discriminator`` when present and
     #: the config has one; optimisers and ``epoch`` are ignored (motionbench.checkpoint)

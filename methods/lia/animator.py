@@ -58,7 +58,7 @@ def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
 class LIAAnimator(Animator):
     name = "lia"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "lia-official"))
+                                checkpoint_formats=("motionbench", "lia-official"), half_precision=True)
     default_preset = "256"
     #: official files: ``gen`` (strict), ``dis`` when present and the config has a discriminator
     official_entries = ("gen",)

@@ -54,7 +54,7 @@ FLOWS = ("keypoints", "external")
 class LWGANAnimator(Animator):
     name = "lwgan"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
-                                checkpoint_formats=("motionbench", "lwgan-official"))
+                                checkpoint_formats=("motionbench", "lwgan-official"), half_precision=True)
     default_preset = "256"
     #: an official ``*_G.pth`` holds only the generator (motionbench.checkpoint)
     official_optional = ("discriminator.", "kp_detector.", "dense_motion_network.")

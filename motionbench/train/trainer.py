@@ -221,7 +221,7 @@ class Trainer:
                     break
                 logs = self.train_step(batch)
                 bar.update(1)
-                if self.step % max(1, every("log_every")) == 0 or self.step == max_steps:
+                if self.step % max(1, every("log_every")) == 0 or self.step in (start + 1, max_steps):
                     logs["lr/generator"] = self.opt["generator"].param_groups[0]["lr"]
                     logs["steps_per_s"] = (self.step - start) / max(1e-9, time.perf_counter() - t0)
                     bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("g/")})
