@@ -49,7 +49,7 @@ def working_resolution(model: Animator, requested: Optional[int], fallback: int)
 def looks_like_puppet(image: Tensor) -> bool:
     """True when at least half of the synthetic puppets' reserved-colour joint markers are found in ``image``
     (3×H×W in [0, 1]): real photos and videos have none of them."""
-    from .data.markers import MarkerDetector
+    from .metrics.markers import MarkerDetector
 
     _, found = MarkerDetector()(image[None].float().cpu())
     return bool(found[0].sum() >= found.shape[1] / 2)
