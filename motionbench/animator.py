@@ -57,17 +57,30 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str
 
 
 def save_atomic(obj: Any, path: Union[str, os.PathLike]) -> Path:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    """torch.save to a temporary file in the same folder, fsync, verify the zip archive (every member's
+    CRC), then rename: never a half-written or corrupt file. Temp files of killed writers are removed."""
+    from .io_safe import atomic_output, clean_stale_temps
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    clean_stale_temps(path.parent)
+    with atomic_output(path, _verify_torch_file, what="checkpoint") as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
     return path
+
+
+def _verify_torch_file(path: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path}: written file is not readable ({exc})") from exc
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path}: written file is corrupt (member {bad})")
 
 
 class Animator(nn.Module, abc.ABC):
