@@ -19,7 +19,9 @@ from .data.base import DatasetError
 from .data.readers import load_image, open_reader
 from .data.video import frames_to_tensor
 from .runner import effective_cross_mode
+from .io_safe import atomic_output
 from .train.logging import image_grid, save_png
+from .video_out import check_video_output, video_output
 
 log = logging.getLogger("motionbench")
 
@@ -29,8 +31,8 @@ __all__ = ["run_animate_task", "animate_file"]
 def animate_file(model, source_path: str, driving_path: str, output: Path, resolution: int, mode: str = "relative",
                  batch_frames: int = 16, max_frames=None, fps=None, device=torch.device("cpu"),
                  grid_rows: int = 4, **animate_kwargs) -> dict:
-    """Animate and write the video + grid; returns {"frames", "video", "grid"}."""
-    import imageio.v2 as imageio
+    """Animate and write the video + grid (atomic, verified); returns {"frames", "video", "grid"}."""
+    import imageio.v3 as iio
 
     if not Path(source_path).is_file():
         raise DatasetError(f"animate.source '{source_path}' does not exist")
@@ -39,31 +41,32 @@ def animate_file(model, source_path: str, driving_path: str, output: Path, resol
     total = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
     show = set(np.linspace(0, total - 1, num=min(grid_rows, total)).round().astype(int).tolist())
     fps = fps or getattr(reader, "fps", None) or 25
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.tmp{output.suffix}")
+    output = check_video_output(output)
+    grid_path = output.with_name(f"{output.stem}_grid.png")
     rows: List[List[torch.Tensor]] = []
     model = model.to(device).eval()
-    with torch.inference_mode():
-        state = model.encode_source(source)
-        ref = None
-        writer = imageio.get_writer(str(tmp), fps=fps, macro_block_size=1)
+    # the grid is written to its temp file before the video is verified and renamed, and renamed after it:
+    # a failure in either leaves no new file behind (the grid's own check cannot fail once it is written)
+    with torch.inference_mode(), atomic_output(grid_path, iio.imread, "animate grid") as grid_tmp:
         try:
-            for idx, frames in reader.iter_chunks(batch_frames, stop=total):
-                drv = frames_to_tensor(frames, resolution).to(device)
-                ref = drv[:1] if ref is None else ref
-                out = model.animate(source, drv[None], mode=mode, driving_ref=ref, source_state=state,
-                                    **animate_kwargs)[0].clamp(0, 1)
-                for k, i in enumerate(idx):
-                    writer.append_data((out[k].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8))
-                    if i in show:
-                        rows.append([source[0].cpu(), drv[k].cpu(), out[k].cpu()])
+            with video_output(output, fps) as sink:
+                state = model.encode_source(source)
+                ref = None
+                for idx, frames in reader.iter_chunks(batch_frames, stop=total):
+                    drv = frames_to_tensor(frames, resolution).to(device)
+                    ref = drv[:1] if ref is None else ref
+                    out = model.animate(source, drv[None], mode=mode, driving_ref=ref, source_state=state,
+                                        **animate_kwargs)[0].clamp(0, 1)
+                    for k, i in enumerate(idx):
+                        sink.append((out[k].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8))
+                        if i in show:
+                            rows.append([source[0].cpu(), drv[k].cpu(), out[k].cpu()])
+                if sink.frames != total:
+                    raise DatasetError(f"animate.driving '{driving_path}': read {sink.frames} frames, expected {total}")
+                iio.imwrite(grid_tmp, image_grid(rows), extension=".png")
         finally:
-            writer.close()
             reader.close()
-    tmp.replace(output)
-    grid = save_png(image_grid(rows), output.with_name(f"{output.stem}_grid.png"))
-    return {"frames": total, "video": str(output), "grid": str(grid)}
+    return {"frames": total, "video": str(output), "grid": str(grid_path)}
 
 
 def run_animate_task(cfg, run_dir: Path) -> dict:

@@ -10,10 +10,7 @@ from typing import Any, Iterable, Optional
 
 import torch
 
-__all__ = ["ConfigValueError", "validate_config", "check_device", "VIDEO_EXTENSIONS"]
-
-#: what ``task=animate`` can write (imageio: ffmpeg containers and GIF)
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".gif")
+__all__ = ["ConfigValueError", "validate_config", "check_device"]
 
 
 class ConfigValueError(ValueError):
@@ -102,18 +99,15 @@ def _check_benchmark(cfg: Any) -> None:
 
 
 def _check_animate(cfg: Any, cls: type) -> None:
-    from .io_safe import check_output_file
     from .runner import effective_cross_mode
+    from .video_out import check_video_output
 
     a = cfg.animate
     _positive(a, "animate", ["batch_frames"])
     _positive(a, "animate", ["max_frames", "fps"], optional=True)
     if a.mode not in ("absolute", "relative", "avd"):
         raise ConfigValueError(f"animate.mode={a.mode}: must be absolute, relative or avd")
-    out = check_output_file(a.output, "animate.output")
-    if out.suffix.lower() not in VIDEO_EXTENSIONS:
-        raise ConfigValueError(f"animate.output={a.output}: unsupported video extension "
-                               f"'{out.suffix or '(none)'}'; use one of {', '.join(VIDEO_EXTENSIONS)}")
+    check_video_output(a.output)
     if a.find_best_frame:
         takes = "find_best_frame" in inspect.signature(cls.animate_state).parameters
         mode = effective_cross_mode(cls, a.mode)
