@@ -72,6 +72,12 @@ def _fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
+def _writable(path: Path) -> bool:
+    """Writable for this process *and* not marked read-only (root may write anything; a file or folder
+    without any write bit was made read-only on purpose and is respected)."""
+    return os.access(path, os.W_OK) and bool(path.stat().st_mode & 0o222)
+
+
 def check_output_dir(folder: PathLike, what: str) -> Path:
     """The folder an output goes to: created if missing; refused if it is a file or not writable."""
     folder = Path(folder)
@@ -81,7 +87,7 @@ def check_output_dir(folder: PathLike, what: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{what}: cannot create directory {folder} ({exc.strerror}); choose a writable location") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _writable(folder) or not os.access(folder, os.X_OK):
         raise OutputError(f"{what}: directory {folder} is not writable; choose a writable location or fix its permissions")
     return folder
 
@@ -94,7 +100,7 @@ def check_output_file(path: PathLike, what: str) -> Path:
     path = Path(path).expanduser()
     if path.is_dir() or str(path).endswith(os.sep):
         raise OutputError(f"{what}: {path} is a directory; give a file path inside it")
-    if path.exists() and not os.access(path, os.W_OK):
+    if path.exists() and not _writable(path):
         raise OutputError(f"{what}: {path} is read-only; make it writable (chmod u+w) or choose another file")
     check_output_dir(path.parent, what)
     return path
