@@ -10,29 +10,20 @@ import os
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+from .io_safe import write_bytes_atomic
+
 __all__ = ["PROTOCOL_VERSION", "write_json_atomic", "markdown_table", "write_text_atomic", "format_value"]
 
 PROTOCOL_VERSION = "motionbench-protocol-2"  # 2: bootstrap intervals, fg metrics, learned puppet detector
 
 
-def write_text_atomic(path: os.PathLike, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+def write_text_atomic(path: os.PathLike, text: str, what: str = "output") -> Path:
+    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename (:mod:`motionbench.io_safe`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"), what=what)
 
 
 def write_json_atomic(path: os.PathLike, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    return write_text_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n", what="results")
 
 
 def _jsonable(x: Any) -> Any:

@@ -59,6 +59,8 @@ class MetricContext:
     verify_weights: bool = True
     cache_dir: Optional[str] = None
     frame_selection: str = "all"
+    #: everything that defines the dataset's frames (its describe(): root, seed, parameters, ...)
+    dataset_description: Dict[str, Any] = field(default_factory=dict)
     options: Dict[str, Any] = field(default_factory=dict)
 
 
