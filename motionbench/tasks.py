@@ -17,7 +17,7 @@ from .build import build_dataset, build_model, resolve_device, to_dict
 from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
 from .distributed_eval import eval_context, run_benchmark_sharded
 from .leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from .results import PROTOCOL_VERSION, markdown_table, write_json_atomic, write_text_atomic
+from .results import ResultRecord, markdown_table, write_text_atomic
 from .runner import BenchmarkOptions
 
 log = logging.getLogger("motionbench")
@@ -113,36 +113,34 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
     anim_s = sum(r.animate_seconds for r in results.values())
-    record = {
-        "protocol_version": PROTOCOL_VERSION,
-        "method": cfg.method.name,
-        "checkpoint": {**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
-        "dataset": dataset.describe() | {"name": dataset.name},
-        "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
-                      "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95,
-                      "precision": b.precision},
-        "results": {p: r.metrics for p, r in results.items()},
-        "protocols": {p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
-        "metric_settings": {m.name: m.settings() for m in metrics},
-        "seeds": {"benchmark": b.seed},
-        "frames": frames,
-        "processes": ctx.world_size,
-        "wall_time_s": wall,
-        "animate_frames_per_s": frames / anim_s if anim_s > 0 else None,
-        "run_dir": str(run_dir),
-        "provenance": provenance(device),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+    record = ResultRecord(
+        method=cfg.method.name,
+        checkpoint={**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
+        dataset=dataset.describe() | {"name": dataset.name},
+        benchmark={"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
+                   "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
+                   "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95, "precision": b.precision},
+        results={p: r.metrics for p, r in results.items()},
+        protocols={p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
+        metric_settings={m.name: m.settings() for m in metrics},
+        seeds={"benchmark": b.seed},
+        frames=frames,
+        processes=ctx.world_size,
+        wall_time_s=wall,
+        animate_frames_per_s=frames / anim_s if anim_s > 0 else None,
+        run_dir=str(run_dir),
+        provenance=provenance(device),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
     if b.save_samples:
         from .compare_task import save_sample_videos
 
         with model.precision(b.precision):
-            record["samples"] = [str(p) for p in save_sample_videos(
+            record.samples = [str(p) for p in save_sample_videos(
                 model, dataset, b.save_samples, run_dir / "samples", b.split, b.same_mode, b.batch_frames,
-                b.max_frames, device, label=f"{model.name}\n{record['checkpoint']['tag']}")]
+                b.max_frames, device, label=f"{model.name}\n{record.checkpoint['tag']}")]
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "results.json", record)
+    record.write(run_dir / "results.json")
     per_video = [row for r in results.values() for row in r.per_video]
     _write_per_video(run_dir / "per_video.csv", per_video)
     board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record, per_video))
@@ -152,8 +150,8 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         print()
     print(leaderboard_summary(board, dataset.name))
     print(f"results: {run_dir / 'results.json'}\nleaderboard: {board}\n"
-          f"wall time {wall:.1f} s, {record['animate_frames_per_s'] or 0:.1f} animated frames/s")
-    return record
+          f"wall time {wall:.1f} s, {record.animate_frames_per_s or 0:.1f} animated frames/s")
+    return record.to_json()
 
 
 def _require_defined(results) -> None:
