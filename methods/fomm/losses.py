@@ -11,7 +11,7 @@ real driving frames vs predictions, no terms when ``generator_gan`` is 0).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
@@ -78,13 +78,18 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
             losses["feature_matching"] = sum(
                 feature_matching_loss(maps_real["feature_maps_" + s], maps_fake["feature_maps_" + s], fm) for s in scales)
 
+    losses.update(keypoint_equivariance(model, driving, kp_driving["value"], kp_driving.get("jacobian"), cfg))
+    return losses, generated
+
+
+def keypoint_equivariance(model: Any, driving: Tensor, value: Tensor, jacobian: Optional[Tensor],
+                          cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+    """FOMM's equivariance terms for any model with a FOMM keypoint detector (FOMM, LWGAN)."""
     def detect(frames: Tensor):
         kp = model.kp_detector(frames)
         return kp["value"], kp.get("jacobian")
 
-    losses.update(equivariance_losses(detect, driving, kp_driving["value"], kp_driving.get("jacobian"), cfg,
-                                      align_corners=model.align_corners))
-    return losses, generated
+    return equivariance_losses(detect, driving, value, jacobian, cfg, align_corners=model.align_corners)
 
 
 def discriminator_logits(model: "FOMMAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:

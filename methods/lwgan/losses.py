@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.nn.losses import gan_g_loss
-from motionbench.nn.tps import equivariance_losses
+from motionbench.methods.fomm.losses import keypoint_equivariance
 
 from .generator import erode
 
@@ -98,12 +98,7 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     if gen_gan and model.discriminator is not None:
         kind = str(model.gan_setting(cfg, "gan_kind"))
         losses["gen_gan"] = gen_gan * _g_adv(discriminator_logits(model, gen["prediction"], gen)[0], kind)
-    def detect(frames: Tensor):
-        kp = model.kp_detector(frames)
-        return kp["value"], kp.get("jacobian")
-
-    losses.update(equivariance_losses(detect, driving, gen["kp_driving_value"], gen.get("kp_driving_jacobian"), cfg,
-                                      align_corners=model.align_corners))
+    losses.update(keypoint_equivariance(model, driving, gen["kp_driving_value"], gen.get("kp_driving_jacobian"), cfg))
     return losses, gen
 
 
