@@ -155,7 +155,7 @@ def plot(df, metrics: Sequence[str], path: Path, floors: Sequence[str] = ("ident
                 ax.set_title(f"{protocol.replace('_', '-')}, {mode} mode" if mode else protocol, fontsize=9)
     fig.suptitle(", ".join(dict.fromkeys(df["dataset"])) + " — bars: value, whiskers: 95% bootstrap interval "
                  "over videos, grey: floors", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the panels
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
