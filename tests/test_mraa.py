@@ -181,3 +181,14 @@ def test_avd_stage_and_cross_mode(tmp_path):
     with pytest.raises(NotImplementedError, match="no avd mode"):
         motionbench.create_animator("fomm", preset="tiny").animate(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64),
                                                                    mode="avd")
+
+
+def test_synthetic_ground_truth_of_avd_mode_is_the_source_body_in_the_driving_pose():
+    from motionbench.data.synthetic import SyntheticDataset
+
+    ds = SyntheticDataset(identities={"train": 2, "test": 2}, videos_per_identity={"train": 1, "test": 1},
+                          frames_per_video={"train": 4, "test": 4})
+    pair = ds.pairs("test", num_pairs=1, seed=0)[0]
+    avd = ds.render_cross(pair, [1, 2], mode="avd")
+    assert torch.equal(avd, ds.render_cross(pair, [1, 2], mode="absolute"))
+    assert not torch.equal(avd, ds.render_cross(pair, [1, 2], mode="relative"))

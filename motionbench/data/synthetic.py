@@ -226,11 +226,11 @@ class SyntheticDataset(VideoDataset):
 
     def _cross_pose(self, pair: Pair, indices: Sequence[int], mode: str) -> np.ndarray:
         driving = self.poses(pair.driving, indices)
-        if mode == "absolute":
+        if mode in ("absolute", "avd"):  # avd (animation via disentanglement): the source's body in the driving pose
             return driving
         if mode == "relative":
             return self.poses(pair.source, [pair.source_frame]) + driving - self.poses(pair.driving, [0])
-        raise ValueError(f"synthetic: mode must be 'absolute' or 'relative', got {mode!r}")
+        raise ValueError(f"synthetic: mode must be 'absolute', 'relative' or 'avd', got {mode!r}")
 
     def render_cross(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Tensor:
         """The source video's identity in the driving video's poses (N×3×H×W in [0, 1])."""
