@@ -24,9 +24,11 @@ from .build import build_model, resolve_device
 from .data.base import DatasetError
 from .data.readers import open_reader
 from .data.video import frames_to_tensor
-from .media import load_image, save_video
+from .media import load_image
 from .runner import effective_cross_mode
+from .io_safe import atomic_output
 from .train.logging import image_grid, save_png
+from .video_out import check_video_output, video_output
 
 log = logging.getLogger("motionbench")
 
@@ -49,7 +51,7 @@ def working_resolution(model: Animator, requested: Optional[int], fallback: int)
 def looks_like_puppet(image: Tensor) -> bool:
     """True when at least half of the synthetic puppets' reserved-colour joint markers are found in ``image``
     (3×H×W in [0, 1]): real photos and videos have none of them."""
-    from .data.markers import MarkerDetector
+    from .metrics.markers import MarkerDetector
 
     _, found = MarkerDetector()(image[None].float().cpu())
     return bool(found[0].sum() >= found.shape[1] / 2)
@@ -114,7 +116,13 @@ def iter_animation(models: Sequence[Animator], source_path: str, driving_path: s
 def animate_file(model, source_path: str, driving_path: str, output: Path, resolution: int, mode: str = "relative",
                  batch_frames: int = 16, max_frames=None, fps=None, device=torch.device("cpu"),
                  grid_rows: int = 4, dtype=None, progress: bool = True, **animate_kwargs) -> dict:
-    """Animate and write the video + grid; returns {"frames", "video", "grid"}."""
+    """Animate and write the video + grid (atomic, verified); returns {"frames", "video", "grid"}."""
+    import imageio.v3 as iio
+
+    if not Path(source_path).is_file():
+        raise DatasetError(f"animate.source '{source_path}' does not exist")
+    output = check_video_output(output)
+    grid_path = output.with_name(f"{output.stem}_grid.png")
     reader = open_reader(driving_path)
     total = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
     fps = fps or getattr(reader, "fps", None) or 25
@@ -122,19 +130,21 @@ def animate_file(model, source_path: str, driving_path: str, output: Path, resol
     show = set(np.linspace(0, total - 1, num=min(grid_rows, total)).round().astype(int).tolist())
     source = load_image(source_path, size=resolution)
     rows: List[List[Tensor]] = []
-
-    def results():
-        for idx, frames, (out,) in iter_animation([model], source_path, driving_path, [resolution], [mode],
-                                                  batch_frames, total, device, dtype, progress,
-                                                  desc=f"animate {model.name}", **animate_kwargs):
-            for k, i in enumerate(idx):
-                if i in show:
-                    rows.append([source, frames_to_tensor(frames[k:k + 1], resolution)[0], out[k].cpu()])
-            yield out
-
-    video = save_video(results(), output, fps=fps)
-    grid = save_png(image_grid(rows), Path(output).with_name(f"{Path(output).stem}_grid.png"))
-    return {"frames": total, "video": str(video), "grid": str(grid)}
+    # the grid is written to its temp file before the video is verified and renamed, and renamed after it:
+    # a failure in either leaves no new file behind (the grid's own check cannot fail once it is written)
+    with atomic_output(grid_path, iio.imread, "animate grid") as grid_tmp:
+        with video_output(output, fps) as sink:
+            for idx, frames, (out,) in iter_animation([model], source_path, driving_path, [resolution], [mode],
+                                                      batch_frames, total, device, dtype, progress,
+                                                      desc=f"animate {model.name}", **animate_kwargs):
+                for k, i in enumerate(idx):
+                    sink.append((out[k].permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8))
+                    if i in show:
+                        rows.append([source, frames_to_tensor(frames[k:k + 1], resolution)[0], out[k].cpu()])
+            if sink.frames != total:
+                raise DatasetError(f"animate.driving '{driving_path}': read {sink.frames} frames, expected {total}")
+            iio.imwrite(grid_tmp, image_grid(rows), extension=".png")
+    return {"frames": total, "video": str(output), "grid": str(grid_path)}
 
 
 def run_animate_task(cfg, run_dir: Path) -> dict:

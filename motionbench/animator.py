@@ -77,17 +77,30 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str
 
 
 def save_atomic(obj: Any, path: Union[str, os.PathLike]) -> Path:
-    """torch.save to a temporary file in the same folder, then rename: never a half-written file."""
+    """torch.save to a temporary file in the same folder, fsync, verify the zip archive (every member's
+    CRC), then rename: never a half-written or corrupt file. Temp files of killed writers are removed."""
+    from .io_safe import atomic_output, clean_stale_temps
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    clean_stale_temps(path.parent)
+    with atomic_output(path, _verify_torch_file, what="checkpoint") as tmp:
+        with open(tmp, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
     return path
+
+
+def _verify_torch_file(path: Path) -> None:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path}: written file is not readable ({exc})") from exc
+    if bad is not None:
+        raise CheckpointError(f"checkpoint {path}: written file is corrupt (member {bad})")
 
 
 class Animator(nn.Module, abc.ABC):
@@ -416,6 +429,12 @@ class Animator(nn.Module, abc.ABC):
         try:
             data = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as exc:  # pickle/zip errors differ between torch versions
+            if "weights_only" in str(exc):  # torch's message advises weights_only=False: wrong for a refused file
+                unsafe = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "")
+                raise CheckpointError(
+                    f"checkpoint {path}: refused, it holds Python objects besides tensors and plain containers "
+                    f"({unsafe or 'not loadable with weights_only=True'}), and unpickling them could run code; "
+                    f"re-save it as a plain dict of tensors from the code that wrote it") from exc
             raise CheckpointError(f"checkpoint {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
         if not isinstance(data, dict):
             raise CheckpointError(f"checkpoint {path}: expected a dict, found {type(data).__name__}")
@@ -440,8 +459,19 @@ class Animator(nn.Module, abc.ABC):
             raise CheckpointError(f"checkpoint {path}: written by method '{data.get('method')}', not '{cls.name}'")
         # a motionbench checkpoint carries the config it was trained with; ``preset`` (meant for official
         # formats, which carry none) is ignored here, ``overrides`` still apply (e.g. align_corners)
+        missing = [k for k in ("config", "model") if k not in data]
+        if missing:
+            raise CheckpointError(f"checkpoint {path}: motionbench checkpoint without {' and '.join(missing)} "
+                                  f"(truncated or hand-edited? re-export it with Animator.save_checkpoint)")
+        if not isinstance(data["config"], Mapping) or not isinstance(data["model"], Mapping):
+            raise CheckpointError(f"checkpoint {path}: 'config' and 'model' must be dicts, found "
+                                  f"{type(data['config']).__name__} and {type(data['model']).__name__}")
         config = deep_merge(data["config"], overrides)
-        model = cls(**config)
+        try:
+            model = cls(**config)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"checkpoint {path}: its config does not build a '{cls.name}' model "
+                                  f"({type(exc).__name__}: {exc})") from exc
         model.load_state_dict_checked(data["model"], path,
                                       allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
         model.trained_on = dict(data.get("trained_on") or {})
@@ -486,4 +516,9 @@ class Animator(nn.Module, abc.ABC):
                 parts.append(f"shape mismatches: {show(shapes)}")
             where = f"checkpoint {path}" if path is not None else "state dict"
             raise CheckpointError(f"{where} does not fit {type(module).__name__} of method '{self.name}': " + "; ".join(parts))
+        bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
+        if bad:
+            where = f"checkpoint {path}" if path is not None else "state dict"
+            raise CheckpointError(f"{where} holds NaN/Inf weights in {len(bad)} tensor(s) (e.g. {', '.join(bad[:3])}); "
+                                  f"it would produce undefined results -- use an earlier checkpoint of that run")
         module.load_state_dict(state, strict=not allow_missing)

@@ -28,12 +28,10 @@ def to_dict(cfg: Any) -> Dict[str, Any]:
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device '{name}' requested but CUDA is not available on this machine")
-    return dev
+    """``auto`` / ``cpu`` / ``cuda[:N]``; one that this machine lacks is a :class:`~motionbench.validate.ConfigValueError`."""
+    from .validate import check_device
+
+    return check_device(name)
 
 
 def build_dataset(dataset_cfg: Any) -> VideoDataset:

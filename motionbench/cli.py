@@ -105,6 +105,9 @@ def _hydra_entry(cfg) -> None:
 
     from .tasks import list_task, run_benchmark_task, weights_task
 
+    from .validate import validate_config
+
+    validate_config(cfg)  # bad values fail here, before any work
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     task = cfg.task
     if task == "benchmark":
@@ -166,6 +169,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(weights_task())
             return
         argv = check_group_overrides(argv)
+        from .hydra_check import check_composition
+        from .schema import register_schemas
+
+        register_schemas()
+        check_composition(argv)
         _run_hydra(argv)
     except _user_errors() as exc:
         if debug:

@@ -21,10 +21,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from .results import write_text_atomic
+from .results import ResultRecord, write_text_atomic
 
 __all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_rows", "append_leaderboard",
-           "read_leaderboard", "load_latest", "metric_directions", "CI_SUFFIXES"]
+           "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions", "CI_SUFFIXES"]
 
 KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
 PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
@@ -32,40 +32,42 @@ PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", 
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 # rows that differ in these columns score different things: kept apart, and shown when a table mixes them
 NONCOMPARABLE = ("mode", "compat", "selection")
+# appending to a file without these would mix rows that score different things (newer informational
+# columns such as metric_info / per_video are simply added, blank in older rows)
+REQUIRED_COLUMNS = KEY_COLUMNS + list(NONCOMPARABLE) + ["metric_settings", "protocol_version"]
 
 
 def _compact(x: Any) -> str:
     return json.dumps(x, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
-def leaderboard_rows(record: Mapping[str, Any], per_video: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
     """One leaderboard row per protocol (and mode) of a results record; ``per_video``: per_video.csv's rows."""
-    prov = record["provenance"]
+    prov = record.provenance
     rows = []
-    for key, metrics in record["results"].items():
-        info = record.get("protocols", {}).get(key, {})
-        protocol = info.get("protocol") or key.split("@")[0]
-        mode = info.get("mode") or record["benchmark"]["same_mode" if protocol == "same_identity" else "cross_mode"]
-        row: Dict[str, Any] = {"method": record["method"], "checkpoint": record["checkpoint"]["tag"],
-                               "dataset": record["dataset"]["name"], "protocol": protocol}
+    for key, metrics in record.results.items():
+        protocol = record.protocols.get(key, {}).get("protocol") or key.split("@")[0]
+        mode = record.mode(key)
+        row: Dict[str, Any] = {"method": record.method, "checkpoint": record.checkpoint["tag"],
+                               "dataset": record.dataset["name"], "protocol": protocol}
         for name, res in metrics.items():
             row[name] = res["value"]
             row[name + "_ci_low"], row[name + "_ci_high"] = res.get("ci_low"), res.get("ci_high")
         videos = [r for r in per_video if r.get("protocol") == protocol and r.get("mode", mode) == mode]
         row.update({
             "mode": mode,
-            "compat": record["benchmark"]["compat"],
-            "selection": record["benchmark"].get("selection", ""),
-            "metric_settings": _compact(record["metric_settings"]),
-            "seed": record["seeds"]["benchmark"],
-            "checkpoint_sha256": record["checkpoint"]["sha256"] or "",
-            "run_dir": record["run_dir"],
+            "compat": record.benchmark["compat"],
+            "selection": record.benchmark.get("selection", ""),
+            "metric_settings": _compact(record.metric_settings),
+            "seed": record.seeds["benchmark"],
+            "checkpoint_sha256": record.checkpoint["sha256"] or "",
+            "run_dir": record.run_dir,
             "date": prov["date"],
             "motionbench_version": prov["motionbench_version"],
             "git": prov["git"],
             "torch": prov["torch"],
             "device": prov["device"],
-            "protocol_version": record["protocol_version"],
+            "protocol_version": record.protocol_version,
             "metric_info": _compact({n: {"higher_is_better": bool(r["higher_is_better"]), "n": r.get("n"),
                                          "n_undefined_frames": r.get("n_undefined_frames", 0),
                                          "n_boot": r.get("n_boot")} for n, r in metrics.items()}),
@@ -124,23 +126,64 @@ def _order_columns(columns: Iterable[str]) -> List[str]:
     return out + [c for c in PROVENANCE_COLUMNS if c in cols]
 
 
+class LeaderboardError(ValueError):
+    """A leaderboard file that cannot be read or appended to (message names the file and the fix)."""
+
+
 def read_leaderboard(path) -> List[Dict[str, str]]:
+    """Every row; a file that is not UTF-8, lacks motionbench's columns, or has a row with more or fewer
+    fields than its header is refused (naming the file and line), never silently reshaped."""
     path = Path(path)
+    if path.is_dir():
+        raise LeaderboardError(f"leaderboard {path} is a directory; give a CSV file path")
     if not path.exists() or path.stat().st_size == 0:
         return []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-    missing = [c for c in KEY_COLUMNS if reader.fieldnames is None or c not in reader.fieldnames]
+    header: List[str] = []
+    rows: List[Dict[str, str]] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, [])
+            for fields in reader:
+                if not fields:
+                    continue
+                if len(fields) != len(header):
+                    raise LeaderboardError(
+                        f"leaderboard {path}, line {reader.line_num}: malformed row ({len(fields)} fields, the "
+                        f"header has {len(header)}); fix or delete that line")
+                rows.append(dict(zip(header, fields)))
+    except UnicodeDecodeError as exc:
+        raise LeaderboardError(f"leaderboard {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); is it a "
+                               f"motionbench leaderboard CSV? Point benchmark.leaderboard at another file") from None
+    except csv.Error as exc:
+        raise LeaderboardError(f"leaderboard {path}: not valid CSV ({exc})") from None
+    missing = [c for c in KEY_COLUMNS if c not in header]
     if missing:
-        raise ValueError(f"leaderboard {path}: not a motionbench leaderboard (missing columns {missing})")
+        raise LeaderboardError(f"leaderboard {path}: not a motionbench leaderboard (missing columns {missing})")
     return rows
 
 
+def check_leaderboard_writable(path) -> Path:
+    """Refuse, before a benchmark runs, a leaderboard it could not append to: an empty path, a directory,
+    a read-only file or folder, an unreadable file, or one written with a different column set."""
+    from .io_safe import check_output_file
+
+    path = check_output_file(path, "benchmark.leaderboard")
+    rows = read_leaderboard(path)
+    if rows:
+        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        if missing:
+            raise LeaderboardError(
+                f"leaderboard {path} has a different column set (written by an older motionbench: missing "
+                f"{', '.join(missing)}, which tell apart rows that are not comparable); to migrate, move it aside (mv {path} {path}.old) and re-run the benchmarks, "
+                f"or write to a new file with benchmark.leaderboard=NEW.csv")
+    return path
+
+
 def append_leaderboard(path, rows: Sequence[Mapping[str, Any]], timeout: float = 120.0) -> Path:
-    """Append rows under an inter-process lock; the file is replaced atomically (union of columns)."""
-    path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Append rows under an inter-process lock; the file is replaced atomically (union of columns, same
+    permissions; a read-only file is refused, see :func:`check_leaderboard_writable`)."""
+    path = check_leaderboard_writable(Path(path).resolve())
     with FileLock(str(path) + ".lock", timeout=timeout):
         existing = read_leaderboard(path)
         all_rows = existing + [{k: _fmt(v) for k, v in r.items()} for r in rows]
@@ -149,7 +192,7 @@ def append_leaderboard(path, rows: Sequence[Mapping[str, Any]], timeout: float =
         writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows(all_rows)
-        write_text_atomic(path, buf.getvalue())
+        write_text_atomic(path, buf.getvalue(), what="leaderboard")
     return path
 
 

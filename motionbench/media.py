@@ -197,32 +197,18 @@ def _to_uint8_frames(frames: Any) -> np.ndarray:
 def save_video(frames: Union[Tensor, np.ndarray, Iterable[Any]], path: PathLike, fps: float = 25.0) -> Path:
     """Write a video (any container imageio-ffmpeg writes, or .gif). ``frames`` is a T×3×H×W float tensor in
     [0, 1], a T×H×W×3 uint8 array, or an iterable of such chunks (streamed: written as they come, so a long
-    animation never sits in memory). The file appears only when complete (temporary file + rename)."""
-    import imageio.v2 as imageio
+    animation never sits in memory). The file appears only when complete and verified
+    (:func:`motionbench.video_out.video_output`: temporary file, fsync, re-opened and its frames counted);
+    H.264 and friends need even sizes, so odd ones get one edge row/column repeated (with a warning)."""
+    from .video_out import video_output
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if fps <= 0:
+        raise ValueError(f"save_video: fps must be > 0, got {fps}")
     chunks = [frames] if isinstance(frames, (Tensor, np.ndarray)) else frames
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    kwargs = {"duration": 1000.0 / fps, "loop": 0} if path.suffix.lower() == ".gif" else {"fps": fps, "macro_block_size": 1}
-    writer = imageio.get_writer(str(tmp), **kwargs)
-    even = path.suffix.lower() != ".gif"  # H.264 in yuv420p needs even sizes: odd ones get one edge row/column repeated
-    count = 0
-    try:
+    with video_output(path, fps, what="save_video") as sink:
         for chunk in chunks:
-            frames = _to_uint8_frames(chunk)
-            if even and (frames.shape[1] % 2 or frames.shape[2] % 2):
-                frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)), mode="edge")
-            for frame in frames:
-                writer.append_data(frame)
-                count += 1
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.close()
-    if count == 0:
-        tmp.unlink(missing_ok=True)
-        raise ValueError(f"save_video: no frames to write to {path}")
-    tmp.replace(path)
-    return path
+            for frame in _to_uint8_frames(chunk):
+                sink.append(frame)
+        if sink.frames == 0:
+            raise ValueError(f"save_video: no frames to write to {path}")
+    return Path(path)

@@ -183,10 +183,16 @@ def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
                 "results.json benchmark.cross_mode)", model.name, opts.cross_mode, mode)
             opts = replace(opts, cross_mode=mode)
         by_name = {v.name: v for v in dataset.videos(opts.split)}
-        pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
+        # max_videos limits this protocol too: pairs among the selected videos, one per video by default
+        limited = opts.max_videos is not None
+        pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs if opts.num_pairs or not limited else len(videos),
+                              seed=opts.seed, **({"videos": videos} if limited else {}))
         if not pairs:
-            raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
-                               f"(needs at least two identities)")
+            n_ids = len({v.identity for v in videos})
+            raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs among "
+                               f"{len(videos)} video(s) of {n_ids} identit{'y' if n_ids == 1 else 'ies'}"
+                               + (" (cross-identity needs two identities: raise benchmark.max_videos)" if n_ids < 2
+                                  else " (pairs CSV rows among them? raise benchmark.max_videos)"))
         jobs = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
         plan[protocol] = (protocol, mode, jobs)
         if model.capabilities.floor:  # floors are scored in every mode a method row may be compared in

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from motionbench.nn.avd import random_scale, stage_of
-from motionbench.nn.tps import RandomTPS
+from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import MRAAAnimator
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["generator_losses"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
-DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
 
 
 def _avd_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
@@ -60,19 +59,12 @@ def generator_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Ma
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 
-    eq_shift, eq_affine = float(cfg.get("equivariance_shift", 0)), float(cfg.get("equivariance_affine", 0))
-    if eq_shift + eq_affine != 0:
-        params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
-        transform = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, **params)
-        transformed = model.region_predictor(transform.transform_frame(driving, align_corners=model.align_corners))
-        if eq_shift != 0:
-            value = torch.abs(driving_regions["shift"] - transform.warp_coordinates(transformed["shift"])).mean()
-            losses["equivariance_shift"] = eq_shift * value
-        if eq_affine != 0:
-            affine = torch.matmul(transform.jacobian(transformed["shift"]), transformed["affine"])
-            value = torch.matmul(torch.inverse(driving_regions["affine"]), affine)
-            if model.generator.pixelwise_flow_predictor.revert_axis_swap:
-                value = value * torch.sign(value[:, :, 0:1, 0:1])
-            eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
-            losses["equivariance_affine"] = eq_affine * torch.abs(eye - value).mean()
+    def detect(frames: Tensor):
+        regions = model.region_predictor(frames)
+        return regions["shift"], regions["affine"]
+
+    losses.update(equivariance_losses(detect, driving, driving_regions["shift"], driving_regions["affine"], cfg,
+                                      names=("equivariance_shift", "equivariance_affine"),
+                                      align_corners=model.align_corners,
+                                      sign_fix=model.generator.pixelwise_flow_predictor.revert_axis_swap))
     return losses, generated

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from motionbench.nn.avd import random_scale, stage_of
-from motionbench.nn.tps import RandomTPS
+from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import TPSMMAnimator
@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["generator_losses", "dropout_probability"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
-DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
 
 
 def dropout_probability(epoch: float, cfg: Mapping[str, Any]) -> float:
@@ -74,13 +73,8 @@ def generator_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], cfg: M
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 
-    eq_value = float(cfg.get("equivariance_value", 0))
-    if eq_value != 0:
-        params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
-        transform = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, kernel="r2", **params)
-        transformed_kp = model.kp_detector(transform.transform_frame(driving, align_corners=True))
-        warped = transform.warp_coordinates(transformed_kp["fg_kp"])
-        losses["equivariance_value"] = eq_value * torch.abs(kp_driving["fg_kp"] - warped).mean()
+    losses.update(equivariance_losses(lambda frames: (model.kp_detector(frames)["fg_kp"], None), driving,
+                                      kp_driving["fg_kp"], None, cfg, align_corners=True, kernel="r2"))
 
     warp_weight = float(cfg.get("warp_loss", 0))
     if warp_weight != 0:

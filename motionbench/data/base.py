@@ -73,9 +73,11 @@ class VideoDataset(abc.ABC):
                 return v
         raise DatasetError(f"{self.name}: no video named '{name}' in split '{split}'")
 
-    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0) -> List[Pair]:
-        """Cross-identity pairs. Default: a seeded random pairing of videos with different identities."""
-        vids = self.videos(split)
+    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0,
+              videos: Optional[Sequence[VideoRef]] = None) -> List[Pair]:
+        """Cross-identity pairs among ``videos`` (default: the whole split). Default: a seeded random
+        pairing of videos with different identities."""
+        vids = self.videos(split) if videos is None else list(videos)
         rng = np.random.default_rng(seed)
         out: List[Pair] = []
         if len({v.identity for v in vids}) < 2:

@@ -193,13 +193,14 @@ class SyntheticDataset(VideoDataset):
         return kp.copy(), vis.copy()
 
     # ------------------------------------------------------------------ cross-identity ground truth
-    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: Optional[int] = None) -> List[Pair]:
-        """Deterministic cross-identity pairs (source frame 0).
+    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: Optional[int] = None,
+              videos: Optional[Sequence[VideoRef]] = None) -> List[Pair]:
+        """Deterministic cross-identity pairs (source frame 0) among ``videos`` (default: the whole split).
 
         Drawn in rounds: each round is a seeded permutation of the videos as sources, matched to a seeded
         permutation of drivers with a different identity each, so every video drives as often as it is driven.
         """
-        vids = self.videos(split)
+        vids = self.videos(split) if videos is None else list(videos)
         num = self.num_pairs if num_pairs is None else num_pairs
         num = len(vids) if num is None else int(num)
         ids = np.array([v.identity for v in vids])

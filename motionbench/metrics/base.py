@@ -19,8 +19,12 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
+__all__ = ["FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
            "IdentityEmbedder"]
+
+
+#: datasets whose default keypoint extractor / identity embedder is the face one
+FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 
 
 class MetricError(RuntimeError):
@@ -55,6 +59,8 @@ class MetricContext:
     verify_weights: bool = True
     cache_dir: Optional[str] = None
     frame_selection: str = "all"
+    #: everything that defines the dataset's frames (its describe(): root, seed, parameters, ...)
+    dataset_description: Dict[str, Any] = field(default_factory=dict)
     options: Dict[str, Any] = field(default_factory=dict)
 
 

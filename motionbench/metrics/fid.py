@@ -219,7 +219,12 @@ class _InceptionSetMetric(SetMetric):
                 self._open_cache(protocol)
 
     def cache_file(self, protocol: str) -> Path:
-        key = {"dataset": self.context.dataset, "resolution": self.context.resolution,
+        """Keyed by everything that defines the real frames: the dataset's description (name, absolute root,
+        seed, parameters, resolution), the split and frame selection, the protocol, and the feature extractor."""
+        described = dict(self.context.dataset_description)
+        if described.get("root"):
+            described["root"] = os.path.abspath(os.path.expanduser(str(described["root"])))
+        key = {"dataset": self.context.dataset, "resolution": self.context.resolution, "described": described,
                "frame_selection": self.context.frame_selection, "protocol": protocol, "real": "driving frames",
                "backbone": self.backbone, "quantize": self.quantize}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]

@@ -11,7 +11,7 @@ and samples them on a coordinate grid.
 """
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +19,7 @@ from torch import Tensor
 
 from .blocks import make_coordinate_grid
 
-__all__ = ["RandomTPS", "keypoint_tps_grids", "transform_grid"]
+__all__ = ["RandomTPS", "keypoint_tps_grids", "transform_grid", "equivariance_losses", "DEFAULT_TRANSFORM"]
 
 
 class RandomTPS:
@@ -115,3 +115,39 @@ def transform_grid(grid: Tensor, matrices: Tensor) -> Tensor:
     homogeneous = torch.cat([grid, torch.ones_like(grid[..., :1])], dim=-1)
     out = torch.matmul(matrices.view(bs, 1, 1, 1, 3, 3), homogeneous.unsqueeze(-1)).squeeze(-1)
     return out[..., :2] / out[..., 2:3]
+
+
+#: FOMM's random transform of the equivariance losses (official ``train_params.transform_params``)
+DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
+
+
+def equivariance_losses(detect: Callable[[Tensor], Tuple[Tensor, Optional[Tensor]]], frames: Tensor, value: Tensor,
+                        jacobian: Optional[Tensor], cfg: Mapping[str, Any], *,
+                        names: Tuple[str, str] = ("equivariance_value", "equivariance_jacobian"),
+                        align_corners: bool = True, kernel: str = "l1", sign_fix: bool = False) -> Dict[str, Tensor]:
+    """FOMM's keypoint equivariance under a random affine + TPS warp T of ``frames`` (shared by FOMM, LWGAN,
+    MRAA and TPSMM): ``|kp(x) − T(kp(T(x)))|`` and, for local affine frames, ``|I − J(x)⁻¹ ∇T J(T(x))|``.
+
+    ``detect(frames) -> (keypoints B×K×2, jacobians B×K×2×2 or None)``; ``value`` / ``jacobian`` are the
+    keypoints of ``frames``; the weights are ``cfg[names[0]]`` / ``cfg[names[1]]`` (0 = off) and
+    ``cfg["transform_params"]`` overrides :data:`DEFAULT_TRANSFORM`. ``sign_fix``: MRAA's axis-swap
+    reversal (the sign of the first element) before comparing with the identity.
+    """
+    w_value, w_jac = float(cfg.get(names[0], 0)), float(cfg.get(names[1], 0))
+    if not (w_value or w_jac):
+        return {}
+    params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
+    tr = RandomTPS(frames.shape[0], device=frames.device, dtype=frames.dtype, kernel=kernel, **params)
+    t_value, t_jac = detect(tr.transform_frame(frames, align_corners=align_corners))
+    out: Dict[str, Tensor] = {}
+    if w_value:
+        out[names[0]] = w_value * torch.abs(value - tr.warp_coordinates(t_value)).mean()
+    if w_jac:
+        if jacobian is None or t_jac is None:
+            raise ValueError(f"{names[1]} needs local affine frames (FOMM: common_params.estimate_jacobian: true)")
+        rel = torch.matmul(torch.inverse(jacobian), torch.matmul(tr.jacobian(t_value), t_jac))
+        if sign_fix:
+            rel = rel * torch.sign(rel[:, :, 0:1, 0:1])
+        eye = torch.eye(2, dtype=rel.dtype, device=rel.device).view(1, 1, 2, 2)
+        out[names[1]] = w_jac * torch.abs(eye - rel).mean()
+    return out

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..animator import Animator, save_atomic
+from ..animator import Animator, CheckpointError, save_atomic
 from .distributed import DiscriminatorStep, DistContext, GeneratorStep
 from .logging import ScalarLogger, save_sample_grid
 from .optim import apply_spectral_norm, build_optimizers
@@ -131,6 +131,13 @@ class Trainer:
 
     def load(self, path: Path) -> None:
         data = Animator.load_file(path)
+        missing = [k for k in ("model", "optimizers", "schedulers", "scaler", "step", "rng") if k not in data]
+        if missing:
+            raise CheckpointError(
+                f"train.resume: checkpoint {path} holds no training state (missing {', '.join(missing)}"
+                f"{'; it is an inference checkpoint' if 'model' in data else ''}); resume from a "
+                f"<run_dir>/checkpoints/step-*.pt file, or start new training from these weights with "
+                f"method.checkpoint={path} train.resume=never")
         self.model.load_state_dict_checked(data["model"], path)
         for k, o in self.opt.items():
             o.load_state_dict(data["optimizers"][k])
