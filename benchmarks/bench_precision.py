@@ -50,7 +50,7 @@ def main() -> None:
     device = torch.device(args.device)
     precisions = args.precisions or (["bf16", "fp16"] if device.type == "cuda" else ["bf16"])
     names = args.methods or [m for m in motionbench.list_animators() if ANIMATORS.get(m).capabilities.half_precision]
-    print(f"| method | preset | res | precision | frames/s | fp32 frames/s | speed-up | mean |Δ| | max |Δ| |")
+    print("| method | preset | res | precision | frames/s | fp32 frames/s | speed-up | mean |Δ| | max |Δ| |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name in names:
         cls = ANIMATORS.get(name)

@@ -26,8 +26,7 @@ from torch import Tensor
 from .data.readers import IMAGE_EXTS, _pil_to_array, load_image as _read_image, open_reader
 from .data.video import frames_to_tensor
 
-__all__ = ["load_image", "load_video", "iter_video", "save_video", "to_source", "to_clip", "is_media",
-           "video_fps"]
+__all__ = ["load_image", "load_video", "iter_video", "save_video", "to_source", "to_clip", "is_media"]
 
 PathLike = Union[str, os.PathLike]
 _TOL = 1e-3  # float slack at the [0, 1] borders (resampling, float16 round-off); clamped away afterwards
@@ -179,15 +178,6 @@ def iter_video(path: PathLike, chunk: int = 16, size: Optional[int] = None, max_
 def load_video(path: PathLike, size: Optional[int] = None, max_frames: Optional[int] = None) -> Tensor:
     """A whole video -> float32 T×3×H×W in [0, 1] (see :func:`iter_video` for long clips)."""
     return torch.cat(list(iter_video(path, 64, size, max_frames)), 0)
-
-
-def video_fps(path: PathLike, default: float = 25.0) -> float:
-    """Frame rate of a video file (``default`` for frame folders, strips and GIFs without one)."""
-    reader = open_reader(str(path))
-    try:
-        return float(getattr(reader, "fps", 0) or default)
-    finally:
-        reader.close()
 
 
 def _to_uint8_frames(frames: Any) -> np.ndarray:

@@ -200,7 +200,9 @@ def test_bf16_on_cpu_is_close_to_fp32(name):
     ref = model.animate(src, drv)
     out = model.animate(src, drv, dtype=torch.bfloat16)
     assert out.dtype == torch.float32 and out.shape == ref.shape
-    assert (out - ref).abs().mean() < 0.05 and (name in ("identity", "copy_driving") or not torch.equal(out, ref))
+    assert (out - ref).abs().mean() < 0.05
+    if any(True for _ in model.parameters()):  # floors (identity, copy_driving) compute nothing: exact in bf16
+        assert not torch.equal(out, ref)  # autocast really ran
     with model.precision("bf16"):
         assert torch.equal(model.animate(src, drv), out)
     assert torch.equal(model.animate(src, drv), ref)
