@@ -88,12 +88,13 @@ def run_benchmark_sharded(model: Animator, dataset: VideoDataset, metrics: Seque
     plan, opts = plan_jobs(model, dataset, opts)
     mine = replace(opts, progress=opts.progress and ctx.is_main)
     out: Dict[str, ProtocolResult] = {}
-    for protocol, jobs in plan.items():
+    for key, (protocol, mode, jobs) in plan.items():
         torch.manual_seed(opts.seed)
         np.random.seed(opts.seed)
-        part = collect_protocol(model, dataset, metrics, mine, protocol, shard(jobs, ctx.rank, ctx.world_size), device)
+        part = collect_protocol(model, dataset, metrics, mine, protocol, mode, shard(jobs, ctx.rank, ctx.world_size),
+                                device)
         gathered: Optional[List[Any]] = [None] * ctx.world_size if ctx.is_main else None
         dist.gather_object(_payload(part, metrics), gathered, dst=0)
         if ctx.is_main:
-            out[protocol] = summarise_protocol(_merge(gathered, metrics, part.mode), protocol, opts)
+            out[key] = summarise_protocol(_merge(gathered, metrics, part.mode), protocol, opts)
     return out if ctx.is_main else None

@@ -1,28 +1,210 @@
-"""Render a leaderboard CSV: a markdown table per (dataset, protocol) and a PNG bar plot.
+"""The leaderboard CSV (DESIGN §7): rows from a results record, concurrent-safe appends, reading.
 
-``python -m motionbench leaderboard [CSV] [--plot PNG] [--metrics l1,akd,...]``. When a method appears in
-several rows (several runs), the newest row per (method, checkpoint, dataset, protocol, compat) is shown.
+One row per run and protocol (and animation mode: the floors are scored in every cross-identity mode):
+``method, checkpoint, dataset, protocol``; per metric its value and 95% bootstrap interval
+(``<m>``, ``<m>_ci_low``, ``<m>_ci_high``); then provenance columns — ``mode`` (absolute / relative / avd),
+``compat`` and ``selection`` (which test frames were scored) tell apart rows of one method that are not
+comparable; ``metric_info`` (JSON: each metric's direction, frame count, undefined frames) and
+``per_video`` (JSON: each metric's per-video values, what paired comparisons resample) make a row
+self-contained. Appending takes an inter-process file lock and rewrites the whole file through a
+temporary file + rename, so concurrent writers never interleave or truncate rows and a crash never leaves
+a half-written file. Rendering (tables, LaTeX, plot, paired comparisons) lives in :mod:`motionbench.report`.
 """
 from __future__ import annotations
 
-import argparse
+import csv
+import io
+import json
 import math
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from .results import KEY_COLUMNS, PROVENANCE_COLUMNS, read_leaderboard
+from filelock import FileLock
 
-__all__ = ["load_latest", "markdown", "plot", "main"]
+from .results import ResultRecord, write_text_atomic
 
-DIRECTION = {"l1": False, "lpips": False, "fid": False, "kid": False, "akd": False, "mkr": False, "aed": False,
-             "psnr": True, "ssim": True, "id_similarity": True}
+__all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_rows", "append_leaderboard",
+           "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions", "CI_SUFFIXES"]
 
-
+KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
+PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
+                      "motionbench_version", "git", "torch", "device", "protocol_version", "metric_info", "per_video"]
+CI_SUFFIXES = ("_ci_low", "_ci_high")
 # rows that differ in these columns score different things: kept apart, and shown when a table mixes them
 NONCOMPARABLE = ("mode", "compat", "selection")
+# appending to a file without these would mix rows that score different things (newer informational
+# columns such as metric_info / per_video are simply added, blank in older rows)
+REQUIRED_COLUMNS = KEY_COLUMNS + list(NONCOMPARABLE) + ["metric_settings", "protocol_version"]
 
 
-def load_latest(path: Path):
+def _compact(x: Any) -> str:
+    return json.dumps(x, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+    """One leaderboard row per protocol (and mode) of a results record; ``per_video``: per_video.csv's rows."""
+    prov = record.provenance
+    rows = []
+    for key, metrics in record.results.items():
+        protocol = record.protocols.get(key, {}).get("protocol") or key.split("@")[0]
+        mode = record.mode(key)
+        row: Dict[str, Any] = {"method": record.method, "checkpoint": record.checkpoint["tag"],
+                               "dataset": record.dataset["name"], "protocol": protocol}
+        for name, res in metrics.items():
+            row[name] = res["value"]
+            row[name + "_ci_low"], row[name + "_ci_high"] = res.get("ci_low"), res.get("ci_high")
+        videos = [r for r in per_video if r.get("protocol") == protocol and r.get("mode", mode) == mode]
+        row.update({
+            "mode": mode,
+            "compat": record.benchmark["compat"],
+            "selection": record.benchmark.get("selection", ""),
+            "metric_settings": _compact(record.metric_settings),
+            "seed": record.seeds["benchmark"],
+            "checkpoint_sha256": record.checkpoint["sha256"] or "",
+            "run_dir": record.run_dir,
+            "date": prov["date"],
+            "motionbench_version": prov["motionbench_version"],
+            "git": prov["git"],
+            "torch": prov["torch"],
+            "device": prov["device"],
+            "protocol_version": record.protocol_version,
+            "metric_info": _compact({n: {"higher_is_better": bool(r["higher_is_better"]), "n": r.get("n"),
+                                         "n_undefined_frames": r.get("n_undefined_frames", 0),
+                                         "n_boot": r.get("n_boot")} for n, r in metrics.items()}),
+            "per_video": _compact({n: {r["video"]: _finite(r.get(n)) for r in videos} for n in metrics
+                                   if any(n in r for r in videos)}),
+        })
+        rows.append(row)
+    return rows
+
+
+def _finite(v: Any) -> Optional[float]:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def metric_directions(names: Iterable[str], info: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Dict[str, bool]:
+    """higher_is_better of each metric output: from a row's ``metric_info``, else the registered metrics'
+    :attr:`~motionbench.metrics.base.Metric.outputs` (the one source of truth; plugins included)."""
+    from .registries import METRICS
+
+    known: Dict[str, bool] = {}
+    for name in METRICS.names():
+        try:
+            known.update(METRICS.get(name).outputs)
+        except Exception:  # noqa: BLE001 - a broken plugin must not break reading a CSV
+            continue
+    info = info or {}
+    return {n: bool(info[n]["higher_is_better"]) if n in info else known.get(n, False) for n in names}
+
+
+def _metric_order() -> List[str]:
+    from .registries import METRICS
+
+    order: List[str] = []
+    for name in METRICS.names(sort=False):
+        try:
+            order.extend(METRICS.get(name).outputs)
+        except Exception:  # noqa: BLE001
+            continue
+    return order
+
+
+def _order_columns(columns: Iterable[str]) -> List[str]:
+    cols = list(dict.fromkeys(columns))
+    order = _metric_order()
+    metrics = sorted((c for c in cols if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS
+                      and not c.endswith(CI_SUFFIXES)),
+                     key=lambda c: (order.index(c) if c in order else len(order), c))
+    out = list(KEY_COLUMNS)
+    for m in metrics:
+        out += [m] + [m + s for s in CI_SUFFIXES if m + s in cols]
+    out += [c for c in cols if c.endswith(CI_SUFFIXES) and c not in out]
+    return out + [c for c in PROVENANCE_COLUMNS if c in cols]
+
+
+class LeaderboardError(ValueError):
+    """A leaderboard file that cannot be read or appended to (message names the file and the fix)."""
+
+
+def read_leaderboard(path) -> List[Dict[str, str]]:
+    """Every row; a file that is not UTF-8, lacks motionbench's columns, or has a row with more or fewer
+    fields than its header is refused (naming the file and line), never silently reshaped."""
+    path = Path(path)
+    if path.is_dir():
+        raise LeaderboardError(f"leaderboard {path} is a directory; give a CSV file path")
+    if not path.exists() or path.stat().st_size == 0:
+        return []
+    header: List[str] = []
+    rows: List[Dict[str, str]] = []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, [])
+            for fields in reader:
+                if not fields:
+                    continue
+                if len(fields) != len(header):
+                    raise LeaderboardError(
+                        f"leaderboard {path}, line {reader.line_num}: malformed row ({len(fields)} fields, the "
+                        f"header has {len(header)}); fix or delete that line")
+                rows.append(dict(zip(header, fields)))
+    except UnicodeDecodeError as exc:
+        raise LeaderboardError(f"leaderboard {path} is not UTF-8 text (byte {exc.start}: {exc.reason}); is it a "
+                               f"motionbench leaderboard CSV? Point benchmark.leaderboard at another file") from None
+    except csv.Error as exc:
+        raise LeaderboardError(f"leaderboard {path}: not valid CSV ({exc})") from None
+    missing = [c for c in KEY_COLUMNS if c not in header]
+    if missing:
+        raise LeaderboardError(f"leaderboard {path}: not a motionbench leaderboard (missing columns {missing})")
+    return rows
+
+
+def check_leaderboard_writable(path) -> Path:
+    """Refuse, before a benchmark runs, a leaderboard it could not append to: an empty path, a directory,
+    a read-only file or folder, an unreadable file, or one written with a different column set."""
+    from .io_safe import check_output_file
+
+    path = check_output_file(path, "benchmark.leaderboard")
+    rows = read_leaderboard(path)
+    if rows:
+        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        if missing:
+            raise LeaderboardError(
+                f"leaderboard {path} has a different column set (written by an older motionbench: missing "
+                f"{', '.join(missing)}, which tell apart rows that are not comparable); to migrate, move it aside (mv {path} {path}.old) and re-run the benchmarks, "
+                f"or write to a new file with benchmark.leaderboard=NEW.csv")
+    return path
+
+
+def append_leaderboard(path, rows: Sequence[Mapping[str, Any]], timeout: float = 120.0) -> Path:
+    """Append rows under an inter-process lock; the file is replaced atomically (union of columns, same
+    permissions; a read-only file is refused, see :func:`check_leaderboard_writable`)."""
+    path = check_leaderboard_writable(Path(path).resolve())
+    with FileLock(str(path) + ".lock", timeout=timeout):
+        existing = read_leaderboard(path)
+        all_rows = existing + [{k: _fmt(v) for k, v in r.items()} for r in rows]
+        columns = _order_columns(c for r in all_rows for c in r)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(all_rows)
+        write_text_atomic(path, buf.getvalue(), what="leaderboard")
+    return path
+
+
+def _fmt(v: Any) -> Any:
+    if isinstance(v, float):
+        return "" if not math.isfinite(v) else f"{v:.6g}"
+    return "" if v is None else v
+
+
+def load_latest(path) -> Tuple[Any, List[str]]:
+    """(DataFrame of the newest row per method, checkpoint, dataset, protocol, mode, compat and selection,
+    metric names); metric and interval columns numeric."""
     import pandas as pd
 
     rows = read_leaderboard(path)
@@ -30,76 +212,11 @@ def load_latest(path: Path):
         raise ValueError(f"leaderboard {path} is empty or missing")
     df = pd.DataFrame(rows)
     keys = KEY_COLUMNS + [c for c in NONCOMPARABLE if c in df]
-    df = df.drop_duplicates(subset=keys, keep="last")
-    metrics = [c for c in df.columns if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS]
-    for m in metrics:
-        df[m] = pd.to_numeric(df[m], errors="coerce")
+    df = df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
+    order = _metric_order()
+    metrics = sorted((c for c in df.columns if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS
+                      and not c.endswith(CI_SUFFIXES)), key=lambda c: (order.index(c) if c in order else len(order), c))
+    for c in df.columns:
+        if c in metrics or c.endswith(CI_SUFFIXES):
+            df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df, metrics
-
-
-def markdown(df, metrics: Sequence[str]) -> str:
-    out: List[str] = []
-    for (dataset, protocol), part in df.groupby(["dataset", "protocol"], sort=False):
-        cols = [m for m in metrics if part[m].notna().any()]
-        # rows scored on different test frames are not comparable: then say which frames each row used
-        labels = ["method", "checkpoint"] + [c for c in NONCOMPARABLE if c in part and part[c].nunique() > 1]
-        out.append(f"### {dataset} — {protocol.replace('_', '-')}\n")
-        arrows = {m: ("↑" if DIRECTION.get(m, False) else "↓") for m in cols}
-        out.append("| " + " | ".join(labels) + " | " + " | ".join(f"{m} {arrows[m]}" for m in cols) + " |")
-        out.append("|" + "---|" * (len(labels) + len(cols)))
-        for _, r in part.iterrows():
-            vals = ["–" if not math.isfinite(r[m]) else f"{r[m]:.4f}" for m in cols]
-            out.append("| " + " | ".join(str(r[c]) for c in labels) + " | " + " | ".join(vals) + " |")
-        out.append("")
-    return "\n".join(out)
-
-
-def plot(df, metrics: Sequence[str], path: Path) -> Path:
-    """One panel per metric, grouped bars per method, one colour per protocol."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    metrics = [m for m in metrics if df[m].notna().any()]
-    protocols = list(dict.fromkeys(df["protocol"]))
-    labels = list(dict.fromkeys(df["method"] + "\n" + df["checkpoint"].str.slice(0, 24)))
-    ncol = min(4, len(metrics))
-    nrow = math.ceil(len(metrics) / ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.4 * ncol + 0.6, 3.4 * nrow), squeeze=False)
-    width = 0.8 / max(1, len(protocols))
-    for ax in axes.flat[len(metrics):]:
-        ax.axis("off")
-    for ax, m in zip(axes.flat, metrics):
-        for k, p in enumerate(protocols):
-            part = df[df["protocol"] == p]
-            lookup = dict(zip(part["method"] + "\n" + part["checkpoint"].str.slice(0, 24), part[m]))
-            ys = [lookup.get(lab, float("nan")) for lab in labels]
-            ax.bar([i + k * width for i in range(len(labels))], ys, width, label=p.replace("_", "-"))
-        ax.set_title(f"{m} ({'higher' if DIRECTION.get(m, False) else 'lower'} is better)", fontsize=9)
-        ax.set_xticks([i + width * (len(protocols) - 1) / 2 for i in range(len(labels))])
-        ax.set_xticklabels(labels, fontsize=7, rotation=30, ha="right")
-    axes.flat[0].legend(fontsize=7)
-    fig.suptitle(", ".join(dict.fromkeys(df["dataset"])), fontsize=10)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    ap = argparse.ArgumentParser(prog="motionbench leaderboard", description=__doc__.splitlines()[0])
-    ap.add_argument("csv", nargs="?", default="leaderboard.csv")
-    ap.add_argument("--plot", default=None, help="write a PNG bar plot here")
-    ap.add_argument("--metrics", default=None, help="comma-separated metrics (default: all)")
-    args = ap.parse_args(argv)
-    df, metrics = load_latest(Path(args.csv))
-    if args.metrics:
-        unknown = [m for m in args.metrics.split(",") if m not in metrics]
-        if unknown:
-            raise ValueError(f"leaderboard {args.csv} has no column(s) {unknown} (has: {', '.join(metrics)})")
-        metrics = args.metrics.split(",")
-    print(markdown(df, metrics))
-    if args.plot:
-        print(f"plot: {plot(df, metrics, Path(args.plot))}")

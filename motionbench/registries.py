@@ -15,11 +15,14 @@ IDENTITY_EMBEDDERS: Registry = Registry("identity embedder", entry_point_group="
 
 # ---------------------------------------------------------------------------------------- methods
 ANIMATORS.add("identity", "motionbench.methods.baselines.identity:IdentityAnimator", aliases=["copy_source"])
+ANIMATORS.add("copy_driving", "motionbench.methods.baselines.identity:CopyDrivingAnimator")
 ANIMATORS.add("fomm", "motionbench.methods.fomm.animator:FOMMAnimator", aliases=["first_order_model"])
 ANIMATORS.add("lia", "motionbench.methods.lia.animator:LIAAnimator", aliases=["latent_image_animator"])
 ANIMATORS.add("crosstrain", "motionbench.methods.crosstrain.animator:CrossTrainAnimator", aliases=["cross_training"])
 ANIMATORS.add("imf", "motionbench.methods.imf.animator:IMFAnimator", aliases=["implicit_motion_function"])
 ANIMATORS.add("lwgan", "motionbench.methods.lwgan.animator:LWGANAnimator", aliases=["liquid_warping_gan"])
+ANIMATORS.add("tpsmm", "motionbench.methods.tpsmm.animator:TPSMMAnimator", aliases=["thin_plate_spline_motion_model"])
+ANIMATORS.add("mraa", "motionbench.methods.mraa.animator:MRAAAnimator", aliases=["articulated_animation"])
 
 # ---------------------------------------------------------------------------------------- datasets
 DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases=["puppets"])
@@ -29,6 +32,7 @@ DATASETS.add("fomm_layout", "motionbench.data.video:FOMMLayoutDataset", aliases=
 METRICS.add("l1", "motionbench.metrics.pixel:L1", aliases=["mae"])
 METRICS.add("psnr", "motionbench.metrics.pixel:PSNR")
 METRICS.add("ssim", "motionbench.metrics.pixel:SSIM")
+METRICS.add("fg", "motionbench.metrics.pixel:Foreground", aliases=["fg_l1", "fg_psnr", "foreground"])
 METRICS.add("lpips", "motionbench.metrics.perceptual:LPIPS")
 METRICS.add("fid", "motionbench.metrics.fid:FID")
 METRICS.add("kid", "motionbench.metrics.fid:KID")
@@ -36,7 +40,9 @@ METRICS.add("akd", "motionbench.metrics.keypoints:AKD", aliases=["mkr"])
 METRICS.add("aed", "motionbench.metrics.identity:AED", aliases=["id_similarity", "aed_id"])
 
 # ---------------------------------------------------------------------------------------- extractors
-KEYPOINT_EXTRACTORS.add("markers", "motionbench.data.markers:MarkerDetector", aliases=["synthetic_markers"])
+KEYPOINT_EXTRACTORS.add("puppet_pose", "motionbench.metrics.puppet_pose:PuppetPoseDetector",
+                        aliases=["puppet", "pose_net"])
+KEYPOINT_EXTRACTORS.add("markers", "motionbench.metrics.markers:MarkerDetector", aliases=["synthetic_markers"])
 KEYPOINT_EXTRACTORS.add("face_alignment", "motionbench.metrics.face:FaceAlignmentExtractor", aliases=["fan", "faces"])
 IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHistogramEmbedder",
                        aliases=["histogram", "synthetic"])

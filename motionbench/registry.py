@@ -101,9 +101,10 @@ class Registry(Generic[T]):
             self._entries[key] = obj
         return obj  # type: ignore[return-value]
 
-    def names(self) -> List[str]:
+    def names(self, sort: bool = True) -> List[str]:
+        """Registered names, sorted (``sort=False``: in registration order, plugins last)."""
         self._load_plugins()
-        return sorted(self._entries)
+        return sorted(self._entries) if sort else list(self._entries)
 
     def aliases_of(self, name: str) -> List[str]:
         key = self.resolve_name(name)

@@ -1,52 +1,94 @@
-"""Result records (results.json + per-video CSV) and the leaderboard CSV (DESIGN §7).
-
-The leaderboard has one row per run and protocol: ``method, checkpoint, dataset, protocol``, one column
-per metric, then provenance columns (``mode``: absolute or relative animation; ``compat``; ``selection``:
-which test frames were scored — these tell apart rows of one method that are not comparable). Appending takes an inter-process file lock and rewrites the whole
-file through a temporary file + rename, so concurrent writers never interleave or truncate rows and a
-crash never leaves a half-written file.
+"""The result record of a run (results.json, a typed :class:`ResultRecord`), atomic writers and the per-run
+markdown table (DESIGN §7). The leaderboard CSV lives in :mod:`motionbench.leaderboard`.
 """
 from __future__ import annotations
 
-import csv
-import io
+import dataclasses
 import json
 import math
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
-from filelock import FileLock
+from .io_safe import write_bytes_atomic
 
-__all__ = ["PROTOCOL_VERSION", "KEY_COLUMNS", "write_json_atomic", "leaderboard_rows", "append_leaderboard",
-           "read_leaderboard", "markdown_table", "write_text_atomic"]
+__all__ = ["PROTOCOL_VERSION", "SCHEMA_VERSION", "ResultRecord", "write_json_atomic", "markdown_table",
+           "write_text_atomic", "format_value"]
 
-PROTOCOL_VERSION = "motionbench-protocol-1"
-KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
-# leaderboard column order of the standard metrics (others follow alphabetically)
-METRIC_ORDER = ["l1", "psnr", "ssim", "lpips", "fid", "kid", "akd", "mkr", "aed", "id_similarity"]
-PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
-                      "motionbench_version", "git", "torch", "device", "protocol_version"]
+PROTOCOL_VERSION = "motionbench-protocol-2"  # 2: bootstrap intervals, fg metrics, learned puppet detector
+SCHEMA_VERSION = 1  # layout of results.json (ResultRecord's fields)
 
 
-def write_text_atomic(path: os.PathLike, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+@dataclass
+class ResultRecord:
+    """One benchmark run, as written to results.json (schema :data:`SCHEMA_VERSION`).
+
+    ``results[key][metric]`` holds ``value``, ``higher_is_better``, ``n``, ``ci_low``, ``ci_high``,
+    ``n_boot`` (and frame/video means, undefined frames, aggregation); ``key`` is the protocol, or
+    ``protocol@mode`` for a floor's extra cross-identity mode, described in ``protocols[key]``
+    (``protocol``, ``mode``, ``frames``). ``checkpoint``: tag, path, sha256; ``dataset``: the dataset's
+    settings and name; ``benchmark``: compat, split, modes, frame selection, n_boot, precision;
+    ``provenance``: versions (motionbench, git, torch and the metric libraries), device, date.
+    """
+
+    method: str
+    checkpoint: Dict[str, Any]
+    dataset: Dict[str, Any]
+    benchmark: Dict[str, Any]
+    results: Dict[str, Dict[str, Dict[str, Any]]]
+    protocols: Dict[str, Dict[str, Any]]
+    metric_settings: Dict[str, Any]
+    seeds: Dict[str, int]
+    frames: int
+    wall_time_s: float
+    animate_frames_per_s: Optional[float]
+    run_dir: str
+    provenance: Dict[str, Any]
+    config: Dict[str, Any]
+    processes: int = 1
+    samples: List[str] = field(default_factory=list)
+    protocol_version: str = PROTOCOL_VERSION
+    schema_version: int = SCHEMA_VERSION
+
+    def to_json(self) -> Dict[str, Any]:
+        """A JSON-ready dict (NaN/Inf become null)."""
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "results record") -> "ResultRecord":
+        """The record of a results.json dict; a missing field, an unknown one or another schema is an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        required = {f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING}
+        if data.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+            raise ValueError(f"{source}: schema_version {data.get('schema_version')} is not {SCHEMA_VERSION}")
+        missing, unknown = sorted(required - set(data)), sorted(set(data) - names)
+        if missing or unknown:
+            raise ValueError(f"{source}: not a motionbench result record (missing {missing}, unknown {unknown})")
+        return cls(**dict(data))
+
+    @classmethod
+    def read(cls, path: os.PathLike) -> "ResultRecord":
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")), source=str(path))
+
+    def write(self, path: os.PathLike) -> Path:
+        return write_json_atomic(path, self.to_json())
+
+    def mode(self, key: str) -> str:
+        """The animation mode result ``key`` ran in."""
+        info = self.protocols.get(key, {})
+        protocol = info.get("protocol") or key.split("@")[0]
+        return info.get("mode") or self.benchmark["same_mode" if protocol == "same_identity" else "cross_mode"]
+
+
+def write_text_atomic(path: os.PathLike, text: str, what: str = "output") -> Path:
+    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename (:mod:`motionbench.io_safe`)."""
+    return write_bytes_atomic(path, text.encode("utf-8"), what=what)
 
 
 def write_json_atomic(path: os.PathLike, data: Any) -> Path:
-    return write_text_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n")
+    return write_text_atomic(path, json.dumps(_jsonable(data), indent=2, sort_keys=False) + "\n", what="results")
 
 
 def _jsonable(x: Any) -> Any:
@@ -61,87 +103,35 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def leaderboard_rows(record: Mapping[str, Any]) -> List[Dict[str, Any]]:
-    """One leaderboard row per protocol of a results record."""
-    prov = record["provenance"]
-    rows = []
-    for protocol, metrics in record["results"].items():
-        row: Dict[str, Any] = {"method": record["method"], "checkpoint": record["checkpoint"]["tag"],
-                               "dataset": record["dataset"]["name"], "protocol": protocol}
-        for name, res in metrics.items():
-            row[name] = res["value"]
-        row.update({
-            "mode": record["benchmark"]["same_mode" if protocol == "same_identity" else "cross_mode"],
-            "compat": record["benchmark"]["compat"],
-            "selection": record["benchmark"].get("selection", ""),
-            "metric_settings": json.dumps(record["metric_settings"], sort_keys=True, separators=(",", ":")),
-            "seed": record["seeds"]["benchmark"],
-            "checkpoint_sha256": record["checkpoint"]["sha256"] or "",
-            "run_dir": record["run_dir"],
-            "date": prov["date"],
-            "motionbench_version": prov["motionbench_version"],
-            "git": prov["git"],
-            "torch": prov["torch"],
-            "device": prov["device"],
-            "protocol_version": record["protocol_version"],
-        })
-        rows.append(row)
-    return rows
-
-
-def _order_columns(columns: Iterable[str]) -> List[str]:
-    cols = list(dict.fromkeys(columns))
-    metric_cols = sorted((c for c in cols if c not in KEY_COLUMNS and c not in PROVENANCE_COLUMNS),
-                         key=lambda c: (METRIC_ORDER.index(c) if c in METRIC_ORDER else len(METRIC_ORDER), c))
-    prov = [c for c in PROVENANCE_COLUMNS if c in cols]
-    return KEY_COLUMNS + metric_cols + prov
-
-
-def read_leaderboard(path: os.PathLike) -> List[Dict[str, str]]:
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return []
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        rows = list(reader)
-    missing = [c for c in KEY_COLUMNS if reader.fieldnames is None or c not in reader.fieldnames]
-    if missing:
-        raise ValueError(f"leaderboard {path}: not a motionbench leaderboard (missing columns {missing})")
-    return rows
-
-
-def append_leaderboard(path: os.PathLike, rows: Sequence[Mapping[str, Any]], timeout: float = 120.0) -> Path:
-    """Append rows under an inter-process lock; the file is replaced atomically (union of columns)."""
-    path = Path(path).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(path) + ".lock", timeout=timeout):
-        existing = read_leaderboard(path)
-        all_rows = existing + [{k: _fmt(v) for k, v in r.items()} for r in rows]
-        columns = _order_columns(c for r in all_rows for c in r)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=columns, restval="", lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(all_rows)
-        write_text_atomic(path, buf.getvalue())
-    return path
-
-
-def _fmt(v: Any) -> Any:
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else f"{v:.6g}"
-    return v
-
-
-def markdown_table(record: Mapping[str, Any], protocol: str) -> str:
-    """A markdown table of one protocol's metrics (value, direction, n, video-level mean)."""
-    metrics = record["results"].get(protocol, {})
-    lines = [f"### {record['method']} on {record['dataset']['name']} — {protocol.replace('_', '-')}",
-             "", "| metric | value | better | frame mean | video mean | n |", "|---|---|---|---|---|---|"]
+def markdown_table(record: ResultRecord, key: str) -> str:
+    """A markdown table of one protocol's metrics (value ± 95% half-width, direction, n, frame/video means)."""
+    metrics = record.results.get(key, {})
+    title = f"{key.split('@')[0].replace('_', '-')}, {record.mode(key)} mode"
+    lines = [f"### {record.method} on {record.dataset['name']} — {title}",
+             "", "| metric | value ± 95% CI | better | frame mean | video mean | n | undefined frames |",
+             "|---|---|---|---|---|---|---|"]
     for name, res in metrics.items():
         arrow = "↑" if res["higher_is_better"] else "↓"
-        lines.append(f"| {name} | {_num(res['value'])} | {arrow} | {_num(res.get('frame_mean'))} | "
-                     f"{_num(res.get('video_mean'))} | {res['n']} |")
+        lines.append(f"| {name} | {format_value(res['value'], res.get('ci_low'), res.get('ci_high'))} | {arrow} | "
+                     f"{_num(res.get('frame_mean'))} | {_num(res.get('video_mean'))} | {res['n']} | "
+                     f"{res.get('n_undefined_frames', 0)} |")
     return "\n".join(lines)
+
+
+def format_value(value: Optional[float], lo: Optional[float] = None, hi: Optional[float] = None) -> str:
+    """``0.0812 ± 0.0041`` (half the 95% interval's width), ``0.0812`` without an interval, ``–`` if undefined."""
+    if not _finite(value):
+        return "–"
+    if _finite(lo) and _finite(hi):
+        return f"{_num(value)} ± {_num((hi - lo) / 2)}"
+    return _num(value)
+
+
+def _finite(v: Any) -> bool:
+    try:
+        return v is not None and math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
 
 
 def _num(v: Optional[float]) -> str:

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from .animator import Animator
 from .data.base import DatasetError, Pair, VideoDataset, VideoRef
 from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
+from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
 __all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
            "collect_protocol", "summarise_protocol", "Collected"]
@@ -50,6 +51,7 @@ class BenchmarkOptions:
     compat: str = "default"
     seed: int = 0
     progress: bool = True
+    n_boot: int = DEFAULT_N_BOOT  # bootstrap resamples of the 95% interval over videos (0: no interval)
 
 
 @dataclass
@@ -87,15 +89,22 @@ class ProtocolResult:
     frames: int
     animate_seconds: float
     mode: str = ""  # the animation mode this protocol ran in (see effective_cross_mode)
+    protocol: str = ""  # same_identity | cross_identity (result keys of extra floor modes are 'protocol@mode')
 
 
 def effective_cross_mode(model: Animator, requested: str) -> str:
     """The cross-identity mode actually run: a method without relative mode (``capabilities.relative``
-    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic."""
+    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic.
+    ``avd`` (animation via disentanglement) needs ``capabilities.avd``; there is no stand-in for it."""
+    if requested == "avd" and not model.capabilities.avd:
+        raise ValueError(f"method '{model.name}' has no avd mode (animation via disentanglement: tpsmm, mraa); "
+                         f"choose benchmark.cross_mode=relative or absolute")
     return "absolute" if requested == "relative" and not model.capabilities.relative else requested
 
 
-def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool) -> Tuple[Dict[str, Any], Dict[str, float]]:
+def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool, n_boot: int = DEFAULT_N_BOOT,
+               seed: int = 0) -> Tuple[Dict[str, Any], Dict[str, float]]:
+    """Frame and video means of one metric output, with the 95% bootstrap interval over videos."""
     per_video: Dict[str, float] = {}
     frame_vals: List[np.ndarray] = []
     n_undefined = 0
@@ -109,11 +118,24 @@ def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool) -> Tuple
     frame_mean = float(allv.mean()) if allv.size else math.nan
     vids = [v for v in per_video.values() if math.isfinite(v)]
     video_mean = float(np.mean(vids)) if vids else math.nan
+    lo, hi = bootstrap_ci(frame_vals, frame_weighted=frame_weighted_all, n_boot=n_boot, seed=seed)
     res = {"value": frame_mean if frame_weighted_all else video_mean, "higher_is_better": higher,
-           "n": int(allv.size), "frame_mean": frame_mean, "video_mean": video_mean,
+           "n": int(allv.size), "ci_low": lo, "ci_high": hi, "n_boot": int(n_boot), "ci_level": DEFAULT_LEVEL,
+           "frame_mean": frame_mean, "video_mean": video_mean,
            "n_videos": len(vids), "n_undefined_frames": n_undefined,
            "aggregation": "frame-weighted, all frames" if frame_weighted_all else "video-weighted"}
     return res, per_video
+
+
+def _set_intervals(metric: SetMetric, opts: BenchmarkOptions) -> Dict[str, Tuple[float, float]]:
+    """A set metric's bootstrap intervals over videos; {} (recorded as n_boot 0, with a warning) if it has none."""
+    if opts.n_boot <= 0:
+        return {}
+    try:
+        return metric.bootstrap(opts.n_boot, opts.seed, DEFAULT_LEVEL)
+    except NotImplementedError as exc:
+        log.warning("%s: no confidence interval (%s)", metric.name, exc)
+        return {}
 
 
 def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
@@ -127,18 +149,21 @@ def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
     model = model.to(device).eval()
     plan, opts = plan_jobs(model, dataset, opts)
     out: Dict[str, ProtocolResult] = {}
-    for protocol, jobs in plan.items():
+    for key, (protocol, mode, jobs) in plan.items():
         torch.manual_seed(opts.seed)
         np.random.seed(opts.seed)
-        out[protocol] = summarise_protocol(collect_protocol(model, dataset, metrics, opts, protocol, jobs, device),
-                                           protocol, opts)
+        collected = collect_protocol(model, dataset, metrics, opts, protocol, mode, jobs, device)
+        out[key] = summarise_protocol(collected, protocol, opts)
     return out
 
 
+Job = Tuple[VideoRef, VideoRef, int]  # (source video, driving video, source frame)
+
+
 def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
-              ) -> Tuple[Dict[str, List[Tuple[VideoRef, VideoRef, int]]], BenchmarkOptions]:
-    """Every protocol's ``(source video, driving video, source frame)`` jobs, and the options with the
-    cross-identity mode the model can run (see :func:`effective_cross_mode`)."""
+              ) -> Tuple[Dict[str, Tuple[str, str, List[Job]]], BenchmarkOptions]:
+    """``{result key: (protocol, mode, jobs)}`` and the options with the cross-identity mode the model can run
+    (see :func:`effective_cross_mode`). Floors get an extra key ``cross_identity@<other mode>``."""
     unknown = [p for p in opts.protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
@@ -146,10 +171,10 @@ def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
     if opts.max_videos is not None:
         videos = videos[: opts.max_videos]
     # every protocol's jobs first, so that a bad pairs CSV fails before any frame is animated
-    plan: Dict[str, List[Tuple[VideoRef, VideoRef, int]]] = {}
+    plan: Dict[str, Tuple[str, str, List[Job]]] = {}
     for protocol in opts.protocols:
         if protocol == "same_identity":
-            plan[protocol] = [(v, v, 0) for v in videos]
+            plan[protocol] = (protocol, opts.same_mode, [(v, v, 0) for v in videos])
             continue
         mode = effective_cross_mode(model, opts.cross_mode)
         if mode != opts.cross_mode:
@@ -158,20 +183,31 @@ def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
                 "results.json benchmark.cross_mode)", model.name, opts.cross_mode, mode)
             opts = replace(opts, cross_mode=mode)
         by_name = {v.name: v for v in dataset.videos(opts.split)}
-        pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs, seed=opts.seed)
+        # max_videos limits this protocol too: pairs among the selected videos, one per video by default
+        limited = opts.max_videos is not None
+        pairs = dataset.pairs(opts.split, num_pairs=opts.num_pairs if opts.num_pairs or not limited else len(videos),
+                              seed=opts.seed, **({"videos": videos} if limited else {}))
         if not pairs:
-            raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs "
-                               f"(needs at least two identities)")
-        plan[protocol] = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
+            n_ids = len({v.identity for v in videos})
+            raise DatasetError(f"dataset '{dataset.name}': split '{opts.split}' yields no cross-identity pairs among "
+                               f"{len(videos)} video(s) of {n_ids} identit{'y' if n_ids == 1 else 'ies'}"
+                               + (" (cross-identity needs two identities: raise benchmark.max_videos)" if n_ids < 2
+                                  else " (pairs CSV rows among them? raise benchmark.max_videos)"))
+        jobs = [(by_name[p.source], by_name[p.driving], p.source_frame) for p in pairs]
+        plan[protocol] = (protocol, mode, jobs)
+        if model.capabilities.floor:  # floors are scored in every mode a method row may be compared in
+            for extra in ("relative", "absolute"):
+                if extra != mode:
+                    plan[f"{protocol}@{extra}"] = (protocol, extra, jobs)
     return plan, opts
 
 
 @torch.inference_mode()
 def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
-                     protocol: str, jobs: List[Tuple[VideoRef, VideoRef, int]], device: torch.device) -> Collected:
-    """Animate ``jobs`` and score every frame: per-frame series, set metrics updated (not yet computed)."""
+                     protocol: str, mode: str, jobs: List[Tuple[VideoRef, VideoRef, int]],
+                     device: torch.device) -> Collected:
+    """Animate ``jobs`` in ``mode`` and score every frame: per-frame series, set metrics updated (not computed)."""
     same = protocol == "same_identity"
-    mode = opts.same_mode if same else opts.cross_mode
     for m in metrics:
         m.reset()
     series: Dict[str, _Series] = {}
@@ -197,16 +233,17 @@ def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[M
                                 source_state=state)[0].clamp(0, 1)
             t_animate += time.perf_counter() - t0
             if same:
-                target, kp = frames, dataset.keypoints(drv_video, idx)
+                target, kp, mask = frames, dataset.keypoints(drv_video, idx), dataset.figure_masks(drv_video, idx)
             elif dataset.has_ground_truth:
                 target = dataset.render_cross(pair, idx, mode=mode).to(device)
                 kp = dataset.cross_keypoints(pair, idx, mode=mode)
+                mask = dataset.cross_figure_masks(pair, idx, mode=mode)
             else:
-                target, kp = None, None
+                target, kp, mask = None, None, None
             batch = FrameBatch(generated=gen, target=target, source=source[0], driving=frames, video=key,
                                protocol=protocol, frame_indices=list(idx),
                                target_keypoints=None if kp is None else kp[0],
-                               target_visibility=None if kp is None else kp[1])
+                               target_visibility=None if kp is None else kp[1], target_mask=mask)
             # excluded from the default aggregate: same-identity frame 0 is the source itself, and in
             # relative mode cross-identity frame 0 is the source pose by construction
             trivial = src_frame if same else (0 if mode == "relative" else -1)
@@ -237,14 +274,19 @@ def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptio
     results: Dict[str, Dict[str, Any]] = {}
     per_video_vals: Dict[str, Dict[str, float]] = {}
     for name, s in series.items():
-        results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval)
+        results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval,
+                                                         n_boot=opts.n_boot, seed=opts.seed)
     for m in collected.used:
         if isinstance(m, SetMetric):
+            intervals = _set_intervals(m, opts)
             for name, res in m.compute().items():
-                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res}
+                lo, hi = intervals.get(name, (math.nan, math.nan))
+                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res, "ci_low": lo,
+                                 "ci_high": hi, "n_boot": opts.n_boot if name in intervals else 0,
+                                 "ci_level": DEFAULT_LEVEL}
     per_video = []
     for video in dict.fromkeys(v for s in series.values() for v in s.videos):
-        row: Dict[str, Any] = {"protocol": protocol, "video": video}
+        row: Dict[str, Any] = {"protocol": protocol, "mode": collected.mode, "video": video}
         row.update({name: vals.get(video, math.nan) for name, vals in per_video_vals.items()})
         per_video.append(row)
-    return ProtocolResult(results, per_video, collected.frames, collected.animate_seconds, collected.mode)
+    return ProtocolResult(results, per_video, collected.frames, collected.animate_seconds, collected.mode, protocol)

@@ -26,32 +26,63 @@ def test_default_benchmark_writes_record_and_leaderboard(tmp_path):
     assert rec["method"] == "lia" and rec["dataset"]["name"] == "synthetic"
     assert rec["checkpoint"]["tag"] == "lia-synthetic64.pt" and len(rec["checkpoint"]["sha256"]) == 64
     for protocol in ("same_identity", "cross_identity"):
-        for metric in ("l1", "psnr", "ssim", "akd", "mkr", "aed"):
+        for metric in ("l1", "psnr", "ssim", "fg_l1", "fg_psnr", "akd", "mkr", "aed"):
             res = rec["results"][protocol][metric]
-            assert set(res) >= {"value", "higher_is_better", "n"}
-            # akd counts frames with markers found in both images: none when every marker is missed (mkr 1)
-            assert res["n"] > 0 or (metric == "akd" and res["value"] is None and rec["results"][protocol]["mkr"]["value"] == 1)
+            assert set(res) >= {"value", "higher_is_better", "n", "ci_low", "ci_high", "n_boot"}
+            # every scored frame (frame 0 is the trivial one) has a value: AKD is defined on the trained model
+            assert res["n"] == res["n_videos"] * 5 and res["n_undefined_frames"] == 0, (protocol, metric, res)
+            assert res["n_videos"] == rec["protocols"][protocol]["frames"] // 6
+            assert res["ci_low"] <= res["value"] <= res["ci_high"], (protocol, metric, res)
+        # the learned detector finds the trained model's joints: MKR is a measurement, not 'everything missing'
+        assert rec["results"][protocol]["mkr"]["value"] < 0.5, rec["results"][protocol]["mkr"]
+    akd = rec["metric_settings"]["akd"]
+    assert akd["extractor"] == "puppet_pose" and len(akd["extractor_settings"]["sha256"]) == 64
+    assert akd["extractor_settings"]["accuracy"]["markers/sigma=0"]["akd"] <= 0.7
     for key in ("protocol_version", "config", "seeds", "provenance", "wall_time_s", "animate_frames_per_s", "metric_settings"):
         assert key in rec
     assert {"git", "torch", "device", "date", "motionbench_version"} <= set(rec["provenance"])
     assert (tmp_path / "run" / "per_video.csv").exists() and (tmp_path / "run" / ".hydra" / "config.yaml").exists()
     rows = _rows(tmp_path / "leaderboard.csv")
     assert [r["protocol"] for r in rows] == ["same_identity", "cross_identity"]
+    assert float(rows[0]["l1_ci_low"]) <= float(rows[0]["l1"]) <= float(rows[0]["l1_ci_high"])
+    assert json.loads(rows[0]["metric_info"])["psnr"]["higher_is_better"] is True
+    assert set(json.loads(rows[0]["per_video"])["l1"]) == {"test_0000#00", "test_0001#00"}
     assert list(rows[0])[:4] == ["method", "checkpoint", "dataset", "protocol"]
     assert rows[0]["method"] == "lia" and float(rows[0]["l1"]) == pytest.approx(
         rec["results"]["same_identity"]["l1"]["value"], rel=1e-5)
 
 
 def test_multirun_seeds_each_add_rows_and_same_seed_is_identical(tmp_path):
-    r = run_cli(["-m", "method=identity", "dataset=synthetic", "benchmark.seed=0,1,0", *SMALL,
+    # a method with random parameters (not only the parameter-free identity): same seed, same numbers
+    r = run_cli(["-m", "method=fomm", "method.checkpoint=null", "dataset=synthetic", "benchmark.seed=0,1,0", *SMALL,
                  f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 3
     rows = _rows(tmp_path / "leaderboard.csv")
     assert len(rows) == 6 and len({r["selection"] for r in rows}) == 2  # the seed is part of the frame selection
     seed0 = [r for r in rows if r["seed"] == "0" and r["protocol"] == "cross_identity"]
-    metrics = ["l1", "psnr", "ssim", "akd", "mkr", "aed"]
+    seed1 = [r for r in rows if r["seed"] == "1" and r["protocol"] == "cross_identity"]
+    metrics = ["l1", "l1_ci_low", "l1_ci_high", "psnr", "ssim", "fg_l1", "akd", "mkr", "aed"]
     assert [seed0[0][m] for m in metrics] == [seed0[1][m] for m in metrics]
+    assert seed0[0]["per_video"] == seed0[1]["per_video"]
+    assert seed0[0]["l1"] != seed1[0]["l1"]  # another seed: other initial weights and pairs
+
+
+def test_floors_scored_in_both_cross_modes(tmp_path):
+    r = run_cli(["-m", "method=identity,copy_driving", *SMALL, f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = _rows(tmp_path / "leaderboard.csv")
+    got = {(x["method"], x["protocol"], x["mode"]) for x in rows}
+    for method in ("identity", "copy_driving"):
+        assert {(method, "same_identity", "absolute"), (method, "cross_identity", "relative"),
+                (method, "cross_identity", "absolute")} <= got
+    by = {(x["method"], x["protocol"], x["mode"]): x for x in rows}
+    # copy_driving is the driving frame itself: perfect pose on same identity
+    assert float(by[("copy_driving", "same_identity", "absolute")]["l1"]) == 0.0
+    # absolute cross identity: copy_driving has the ground-truth pose, identity the source pose
+    assert float(by[("copy_driving", "cross_identity", "absolute")]["akd"]) < float(
+        by[("identity", "cross_identity", "absolute")]["akd"])
+    assert "(relative mode)" in r.stdout and "(absolute mode)" in r.stdout
 
 
 def test_third_party_plugin_is_listed_and_benchmarked(tmp_path):

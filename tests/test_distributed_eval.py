@@ -83,10 +83,12 @@ def test_torchrun_two_processes_equal_one_process(tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         runs[name] = _results(out / "run")
         with open(out / "board.csv", newline="") as f:
-            assert [row["protocol"] for row in csv.DictReader(f)] == ["same_identity", "cross_identity"]
+            rows = [(row["protocol"], row["mode"]) for row in csv.DictReader(f)]
+            # identity is a floor: its cross-identity protocol is scored in both modes
+            assert rows == [("same_identity", "absolute"), ("cross_identity", "relative"), ("cross_identity", "absolute")]
     (one, one_rows), (two, two_rows) = runs["one"], runs["two"]
     assert one["processes"] == 1 and two["processes"] == 2
-    assert one["frames"] == two["frames"] == 2 * 4 + 2 * 4
+    assert one["frames"] == two["frames"] == 2 * 4 + 2 * (2 * 4)
     assert one_rows == two_rows  # same videos and pairs, same per-video values, same order
     for protocol, metrics in one["results"].items():
         assert set(metrics) == set(two["results"][protocol]) >= {"l1", "ssim", "lpips", "akd", "mkr", "fid", "kid"}

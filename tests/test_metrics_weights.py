@@ -12,7 +12,6 @@ import torchvision
 from motionbench import weights
 from motionbench.metrics import MetricContext, MetricError, build_metrics
 from motionbench.metrics.base import FrameBatch
-from motionbench.testing import random_fid_inception_state
 
 
 @pytest.fixture
@@ -76,11 +75,18 @@ def test_lpips_equals_reference_package(torch_home):
     assert not np.allclose(low.per_frame(b)["lpips"], ours)
 
 
+def _random_fid_inception_state():
+    """State dict of pytorch-fid's FID Inception architecture, random but informative (motionbench.testing)."""
+    from motionbench.testing import random_fid_inception_state
+
+    return random_fid_inception_state(0)
+
+
 def test_fid_inception_equals_pytorch_fid(torch_home):
     import pytorch_fid.inception as pfi
     from motionbench.metrics.fid import InceptionFeatures
 
-    torch.save(random_fid_inception_state(),
+    torch.save(_random_fid_inception_state(),
                torch_home / "hub" / "checkpoints" / "pt_inception-2015-12-05-6726825d.pth")
     ours = InceptionFeatures(MetricContext(verify_weights=False), quantize=False)
     ref = pfi.InceptionV3([3]).eval()  # pytorch-fid's own loading (cached file, no download)

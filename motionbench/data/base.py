@@ -73,9 +73,11 @@ class VideoDataset(abc.ABC):
                 return v
         raise DatasetError(f"{self.name}: no video named '{name}' in split '{split}'")
 
-    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0) -> List[Pair]:
-        """Cross-identity pairs. Default: a seeded random pairing of videos with different identities."""
-        vids = self.videos(split)
+    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0,
+              videos: Optional[Sequence[VideoRef]] = None) -> List[Pair]:
+        """Cross-identity pairs among ``videos`` (default: the whole split). Default: a seeded random
+        pairing of videos with different identities."""
+        vids = self.videos(split) if videos is None else list(videos)
         rng = np.random.default_rng(seed)
         out: List[Pair] = []
         if len({v.identity for v in vids}) < 2:
@@ -92,6 +94,14 @@ class VideoDataset(abc.ABC):
     # ------------------------------------------------------------------ ground truth (synthetic)
     def keypoints(self, video: VideoRef, indices: Sequence[int]) -> Optional[Tuple[np.ndarray, np.ndarray]]:
         """Ground-truth keypoints in pixels (N×K×2, x then y) and visibility (N×K bool), if known."""
+        return None
+
+    def figure_masks(self, video: VideoRef, indices: Sequence[int]) -> Optional[np.ndarray]:
+        """How much of each pixel the figure covers (N×H×W float32 in [0, 1]), if known (synthetic)."""
+        return None
+
+    def cross_figure_masks(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Optional[np.ndarray]:
+        """Figure masks of :meth:`render_cross`'s frames, if known."""
         return None
 
     def render_cross(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Tensor:

@@ -95,6 +95,7 @@ class _Canvas:
         self.img = None if bg is None else np.repeat(bg[None], n, 0)
         self.owner = np.full((n, res, res), -1, np.int16)  # dominant marker id
         self.own = np.zeros((n, res, res), np.float32)  # how much of that marker is left
+        self.fg = np.zeros((n, res, res), np.float32)  # figure coverage (any part, markers included)
         self.unit = unit.astype(np.float32)  # pixels per body unit, per frame
 
     def window(self, lo: np.ndarray, hi: np.ndarray):
@@ -131,6 +132,8 @@ class _Canvas:
             self.owner.reshape(-1)[flat[mine]] = label
             left[mine] = al[mine]
         own[flat] = left
+        fg = self.fg.reshape(-1)
+        fg[flat] += (1.0 - fg[flat]) * al
         if self.img is not None and color is not None:
             unit = self.unit[idx // (shape[1] * shape[2])]
             uu = (u if u.shape == shape else np.broadcast_to(u, shape)).ravel()[idx] / unit
@@ -247,10 +250,11 @@ def _draw(cv: _Canvas, identity: Identity, P: Dict[str, np.ndarray], rot: np.nda
 
 def render(identity: Identity, pose: np.ndarray, resolution: int, figure_height: float,
            bg: Optional[np.ndarray] = None, markers: bool = True, with_image: bool = True, chunk: int = 64
-           ) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+           ) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Draw poses (N×P) of one identity.
 
-    Returns (frames N×H×W×3 float32 in [0,1] or None, keypoints N×K×2 float32 pixels, visible N×K bool).
+    Returns (frames N×H×W×3 float32 in [0,1] or None, keypoints N×K×2 float32 pixels, visible N×K bool,
+    figure coverage N×H×W float32 in [0,1]: how much of each pixel the puppet covers).
     ``bg``: the identity's background at this resolution (computed when not given).
     ``markers=False`` leaves the marker colours out of the image (keypoints and visibility unchanged).
     """
@@ -263,6 +267,7 @@ def render(identity: Identity, pose: np.ndarray, resolution: int, figure_height:
         bg = background(identity, res)
     frames = np.empty((n, res, res, 3), np.float32) if with_image else None
     vis = np.zeros((n, K), bool)
+    mask = np.empty((n, res, res), np.float32)
     rm = MARKER_RADIUS * res
     area = np.pi * rm * rm
     for s in range(0, n, chunk):
@@ -284,8 +289,9 @@ def render(identity: Identity, pose: np.ndarray, resolution: int, figure_height:
         own = np.where(mine, cv.own[fr, I, J], 0.0).sum((2, 3))
         inside = np.all((kps[sl] >= 0) & (kps[sl] <= res - 1), -1)
         vis[sl] = inside & (own >= 0.5 * area)
+        mask[sl] = cv.fg
         if with_image:
             frames[sl] = cv.img
     if frames is not None:
         np.clip(frames, 0.0, 1.0, out=frames)
-    return frames, kps, vis
+    return frames, kps, vis, np.clip(mask, 0.0, 1.0, out=mask)

@@ -160,7 +160,7 @@ class SyntheticDataset(VideoDataset):
         return self._bg_cache[key]
 
     def _render(self, key: tuple, split: str, i: int, pose: np.ndarray, with_image: bool):
-        """(frames or None, keypoints, visibility); the last few results are cached (frames + keypoints)."""
+        """(frames or None, keypoints, visibility, figure masks or None); the last few results are cached."""
         hit = self._render_cache.get(key)
         if hit is not None and (hit[0] is not None or not with_image):
             self._render_cache.move_to_end(key)
@@ -177,24 +177,30 @@ class SyntheticDataset(VideoDataset):
     def read_frames(self, video: VideoRef, indices: Sequence[int]) -> Tensor:
         split, i, v = self._split_ids(video)
         idx = self._indices(video, indices)
-        frames, _, _ = self._render(("video", video.name, idx.tobytes()), split, i, self.poses(video, idx), True)
+        frames = self._render(("video", video.name, idx.tobytes()), split, i, self.poses(video, idx), True)[0]
         return to_float_tensor(frames)
+
+    def figure_masks(self, video: VideoRef, indices: Sequence[int]) -> np.ndarray:
+        split, i, v = self._split_ids(video)
+        idx = self._indices(video, indices)
+        return self._render(("video", video.name, idx.tobytes()), split, i, self.poses(video, idx), True)[3].copy()
 
     def keypoints(self, video: VideoRef, indices: Sequence[int]) -> Tuple[np.ndarray, np.ndarray]:
         """Ground-truth keypoints (N×K×2 float32 pixels, x then y) and visibility (N×K bool)."""
         split, i, v = self._split_ids(video)
         idx = self._indices(video, indices)
-        _, kp, vis = self._render(("video", video.name, idx.tobytes()), split, i, self.poses(video, idx), False)
+        _, kp, vis, _ = self._render(("video", video.name, idx.tobytes()), split, i, self.poses(video, idx), False)
         return kp.copy(), vis.copy()
 
     # ------------------------------------------------------------------ cross-identity ground truth
-    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: Optional[int] = None) -> List[Pair]:
-        """Deterministic cross-identity pairs (source frame 0).
+    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: Optional[int] = None,
+              videos: Optional[Sequence[VideoRef]] = None) -> List[Pair]:
+        """Deterministic cross-identity pairs (source frame 0) among ``videos`` (default: the whole split).
 
         Drawn in rounds: each round is a seeded permutation of the videos as sources, matched to a seeded
         permutation of drivers with a different identity each, so every video drives as often as it is driven.
         """
-        vids = self.videos(split)
+        vids = self.videos(split) if videos is None else list(videos)
         num = self.num_pairs if num_pairs is None else num_pairs
         num = len(vids) if num is None else int(num)
         ids = np.array([v.identity for v in vids])
@@ -230,14 +236,19 @@ class SyntheticDataset(VideoDataset):
         """The source video's identity in the driving video's poses (N×3×H×W in [0, 1])."""
         split, i, _ = self._split_ids(pair.source)
         key = ("cross", pair, mode, self._indices(pair.driving, indices).tobytes())
-        frames, _, _ = self._render(key, split, i, self._cross_pose(pair, indices, mode), True)
+        frames = self._render(key, split, i, self._cross_pose(pair, indices, mode), True)[0]
         return to_float_tensor(frames)
+
+    def cross_figure_masks(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> np.ndarray:
+        split, i, _ = self._split_ids(pair.source)
+        key = ("cross", pair, mode, self._indices(pair.driving, indices).tobytes())
+        return self._render(key, split, i, self._cross_pose(pair, indices, mode), True)[3].copy()
 
     def cross_keypoints(self, pair: Pair, indices: Sequence[int], mode: str = "relative") -> Tuple[np.ndarray, np.ndarray]:
         """Keypoints (N×K×2 pixels) and visibility (N×K; off-frame or covered = False) of :meth:`render_cross`."""
         split, i, _ = self._split_ids(pair.source)
         key = ("cross", pair, mode, self._indices(pair.driving, indices).tobytes())
-        _, kp, vis = self._render(key, split, i, self._cross_pose(pair, indices, mode), False)
+        _, kp, vis, _ = self._render(key, split, i, self._cross_pose(pair, indices, mode), False)
         return kp.copy(), vis.copy()
 
     def describe(self) -> Dict[str, Any]:

@@ -218,10 +218,14 @@ class FOMMLayoutDataset(VideoDataset):
         return state
 
     # ------------------------------------------------------------------ pairs
-    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0) -> List[Pair]:
+    def pairs(self, split: str = "test", num_pairs: Optional[int] = None, seed: int = 0,
+              videos: Optional[Sequence[VideoRef]] = None) -> List[Pair]:
         if not self.pairs_csv:
-            return super().pairs(split, num_pairs=num_pairs, seed=seed)
+            return super().pairs(split, num_pairs=num_pairs, seed=seed, videos=videos)
         out = read_pairs_csv(self._csv_path(), self.videos(split), split_dir=os.path.join(self.root, split))
+        if videos is not None:  # rows among the selected videos only (benchmark.max_videos)
+            names = {v.name for v in videos}
+            out = [p for p in out if p.source in names and p.driving in names]
         if num_pairs is not None and num_pairs < len(out):
             keep = np.sort(np.random.default_rng(seed).choice(len(out), size=num_pairs, replace=False))
             out = [out[i] for i in keep]
@@ -271,7 +275,10 @@ def read_pairs_csv(csv_path: str, videos: Sequence[VideoRef], split_dir: str = "
     for i, row in enumerate(table.itertuples(index=False)):
         line = i + 2  # 1-based, after the header line
         src, drv = str(getattr(row, "source")), str(getattr(row, "driving"))
-        frame = int(getattr(row, "frame", 0)) if "frame" in table.columns else 0
+        frame = _frame_index(getattr(row, "frame")) if "frame" in table.columns else 0
+        if frame is None:
+            problems.append(f"row {line}: frame {getattr(row, 'frame')!r} is not a whole frame index")
+            continue
         vs, vd = find(src), find(drv)
         for col, name, ref in (("source", src, vs), ("driving", drv, vd)):
             if ref is None:
@@ -281,9 +288,17 @@ def read_pairs_csv(csv_path: str, videos: Sequence[VideoRef], split_dir: str = "
         if vs is not None and vd is not None:
             out.append(Pair(vs.name, vd.name, frame))
     if problems:
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
-        raise DatasetError(f"pairs CSV '{csv_path}' names videos that are not there:\n  "
-                           + "\n  ".join(problems[:10]) + more)
+        more = f"; ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise DatasetError(f"pairs CSV '{csv_path}' has bad rows: " + "; ".join(problems[:10]) + more)
     if not out:
         raise DatasetError(f"pairs CSV '{csv_path}' has no rows")
     return out
+
+
+def _frame_index(value: Any) -> Optional[int]:
+    """A pairs-CSV ``frame`` cell as an int; None for anything else (1.7, empty, text) -- never truncated."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(f) if f.is_integer() else None

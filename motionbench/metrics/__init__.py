@@ -8,26 +8,24 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .base import (FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext, MetricError,
-                   SetMetric)
+from .base import (FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext,
+                   MetricError, SetMetric)
 
 __all__ = ["FrameBatch", "FrameMetric", "IdentityEmbedder", "KeypointExtractor", "Metric", "MetricContext",
            "MetricError", "SetMetric", "build_metrics", "default_metrics", "metric_outputs", "FACE_DATASETS"]
-
-#: datasets whose default keypoint extractor / identity embedder is the face one
-FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 
 
 def default_metrics(dataset_kind: str) -> List[str]:
     """Metrics a benchmark computes when the config names none.
 
-    Synthetic needs no downloaded weights (l1, psnr, ssim, akd/mkr via markers, aed via colour histograms).
+    Synthetic needs no downloaded weights (l1, psnr, ssim, fg_l1/fg_psnr inside the figure mask, akd/mkr via
+    the shipped puppet pose detector, aed via colour histograms).
     Real datasets add the pretrained-network metrics (lpips, fid, kid) and, for faces, akd/aed through
     face-alignment and the identity net; those fail with a named file when their weights are missing.
     """
     kind = (dataset_kind or "").lower()
     if kind in ("synthetic", "puppets"):
-        return ["l1", "psnr", "ssim", "akd", "aed"]
+        return ["l1", "psnr", "ssim", "fg", "akd", "aed"]
     names = ["l1", "psnr", "ssim", "lpips", "fid", "kid"]
     if kind in FACE_DATASETS:
         names += ["akd", "aed"]

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
+__all__ = ["FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
            "IdentityEmbedder"]
+
+
+#: datasets whose default keypoint extractor / identity embedder is the face one
+FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 
 
 class MetricError(RuntimeError):
@@ -40,6 +44,7 @@ class FrameBatch:
     frame_indices: list
     target_keypoints: Optional[np.ndarray] = None  # N×K×2 pixels (synthetic ground truth)
     target_visibility: Optional[np.ndarray] = None  # N×K bool
+    target_mask: Optional[np.ndarray] = None  # N×H×W figure coverage in [0, 1] (synthetic ground truth)
     extras: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,6 +59,8 @@ class MetricContext:
     verify_weights: bool = True
     cache_dir: Optional[str] = None
     frame_selection: str = "all"
+    #: everything that defines the dataset's frames (its describe(): root, seed, parameters, ...)
+    dataset_description: Dict[str, Any] = field(default_factory=dict)
     options: Dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +100,13 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Percentile interval of each output over videos (resampled with replacement, seeded).
+
+        Set metrics say how to recompute themselves on resampled videos; one that cannot raises this error
+        and the runner records its interval as unavailable, naming the metric."""
+        raise NotImplementedError(f"set metric '{self.name}' has no bootstrap() over videos")
 
     def state(self) -> Any:
         """What :meth:`update` accumulated, picklable (sharded evaluation gathers it from every rank)."""

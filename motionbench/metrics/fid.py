@@ -241,7 +241,12 @@ class _InceptionSetMetric(SetMetric):
                 self._open_cache(protocol)
 
     def cache_file(self, protocol: str) -> Path:
-        key = {"dataset": self.context.dataset, "resolution": self.context.resolution,
+        """Keyed by everything that defines the real frames: the dataset's description (name, absolute root,
+        seed, parameters, resolution), the split and frame selection, the protocol, and the feature extractor."""
+        described = dict(self.context.dataset_description)
+        if described.get("root"):
+            described["root"] = os.path.abspath(os.path.expanduser(str(described["root"])))
+        key = {"dataset": self.context.dataset, "resolution": self.context.resolution, "described": described,
                "frame_selection": self.context.frame_selection, "protocol": protocol, "real": "driving frames",
                "backbone": self.backbone, "quantize": self.quantize}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
@@ -282,6 +287,18 @@ class _InceptionSetMetric(SetMetric):
     def _fake_features(self) -> np.ndarray:
         return np.concatenate(self._gen) if self._gen else np.zeros((0, 1))
 
+    def _video_resamples(self, n_boot: int, seed: int) -> List[np.ndarray]:
+        """Row indices into the generated features of ``n_boot`` resamples of the videos (with replacement)."""
+        from ..stats import resample_groups
+
+        videos = [json.loads(i)[0] for i in self._ids]
+        rows: Dict[str, List[int]] = {}
+        start = 0
+        for video, feats in zip(videos, self._gen):
+            rows.setdefault(video, []).extend(range(start, start + len(feats)))
+            start += len(feats)
+        return resample_groups([np.asarray(r) for r in rows.values()], n_boot, seed)
+
     def settings(self) -> Dict[str, Any]:
         return {"backbone": "pytorch-fid InceptionV3 pool3 (2048-d)" if isinstance(self.extractor, InceptionFeatures)
                 else str(self.backbone), "weights": self.backbone, "input": "8-bit quantised [0,1] -> [-1,1], 299x299"
@@ -308,6 +325,46 @@ class FID(_InceptionSetMetric):
         return {"fid": {"value": frechet_distance(mu_f, sigma_f, mu_r, sigma_r), "n": len(fake), "n_real": n_r,
                         "cache": self.cache_status}}
 
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """FID of resampled generated videos against the fixed real statistics (bias-corrected interval,
+        see :func:`motionbench.stats.percentile_interval`).
+
+        With N generated frames (fewer than the 2048 dimensions, as on every test set of this field's size
+        per protocol) the resampled covariance is XᵀX/(n−1) of the centred rows X, and Tr((Σ_r Σ_f)^½) =
+        Σ √λ(X Σ_r Xᵀ)/(n−1): every resample is an n×n problem on the precomputed Gram matrices F Σ_r Fᵀ and
+        F Fᵀ instead of a 2048-d one. Larger sets use the covariance path (:func:`frechet_distance`)."""
+        from ..stats import percentile_interval
+
+        fake = self._fake_features()
+        if len(fake) < 2:
+            return {"fid": (float("nan"), float("nan"))}
+        if self._cached is not None and str(self._cached["frames_digest"]) == self._frames_digest():
+            mu_r, sigma_r = self._cached["mu"], self._cached["sigma"]
+        else:
+            mu_r, sigma_r = stats(self._real_features())
+        out = []
+        small = len(fake) < fake.shape[1]
+        if small:
+            k_r = fake @ sigma_r @ fake.T  # F Σ_r Fᵀ
+            gram = fake @ fake.T
+            f_mu = fake @ mu_r
+            tr_r = float(np.trace(sigma_r))
+        for idx in self._video_resamples(n_boot, seed):
+            if not small:
+                out.append(frechet_distance(*stats(fake[idx]), mu_r, sigma_r))
+                continue
+            n = len(idx)
+            w = np.full(n, 1.0 / n)
+            kb, gb = k_r[np.ix_(idx, idx)], gram[np.ix_(idx, idx)]
+            kw, gw = kb @ w, gb @ w
+            m = kb - kw[:, None] - kw[None, :] + w @ kw  # X Σ_r Xᵀ
+            lam = np.linalg.eigvalsh((m + m.T) / 2) / (n - 1)
+            mean_sq = w @ gw  # ‖μ_f‖²
+            tr_f = (np.trace(gb) - n * mean_sq) / (n - 1)
+            dist = mean_sq - 2 * w @ f_mu[idx] + mu_r @ mu_r
+            out.append(float(dist + tr_f + tr_r - 2 * np.sqrt(np.clip(lam, 0, None)).sum()))
+        return {"fid": percentile_interval(np.array(out), level, estimate=self.compute()["fid"]["value"])}
+
 
 class KID(_InceptionSetMetric):
     """Kernel Inception Distance, unbiased, with its std over random subsets; lower is better."""
@@ -325,6 +382,27 @@ class KID(_InceptionSetMetric):
         mean, std, m = kid_unbiased(real, fake, self.num_subsets, self.subset_size, self.seed)
         return {"kid": {"value": mean, "std": std, "n": len(fake), "n_real": len(real), "subset_size": m,
                         "num_subsets": self.num_subsets, "cache": self.cache_status}}
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Unbiased MMD² over all frames of resampled generated videos (kernel matrices computed once), the
+        interval shifted by the bootstrap's bias relative to the reported (subset-averaged) value."""
+        from ..stats import percentile_interval
+
+        fake, real = self._fake_features(), self._real_features()
+        if len(fake) < 2 or len(real) < 2:
+            return {"kid": (float("nan"), float("nan"))}
+        d = fake.shape[1]
+        k_ff = (fake @ fake.T / d + 1) ** 3
+        k_fr = (fake @ real.T / d + 1) ** 3
+        k_rr = (real @ real.T / d + 1) ** 3
+        m = len(real)
+        rr = (k_rr.sum() - np.trace(k_rr)) / (m * (m - 1))
+        out = []
+        for idx in self._video_resamples(n_boot, seed):
+            n = len(idx)
+            kb = k_ff[np.ix_(idx, idx)]
+            out.append(float((kb.sum() - np.trace(kb)) / (n * (n - 1)) + rr - 2 * k_fr[idx].mean()))
+        return {"kid": percentile_interval(np.array(out), level, estimate=self.compute()["kid"]["value"])}
 
     def settings(self) -> Dict[str, Any]:
         return {**super().settings(), "kernel": "(x.y/d + 1)^3", "estimator": "unbiased MMD^2",

@@ -14,8 +14,9 @@ render) and the driving frame where there is no target (cross identity on real d
 ``compat="pose_eval"``: for extractors that detect a whole object (faces), a frame whose generated image has
 no detection is skipped (NaN for akd and mkr) as pose-evaluation did, instead of counting as mkr = 1.
 
-Extractors are registered in :data:`motionbench.registries.KEYPOINT_EXTRACTORS`: ``markers`` (the synthetic
-marker detector), ``face_alignment`` (68 2D landmarks, SFD, first face). A body extractor (OpenPose is not on
+Extractors are registered in :data:`motionbench.registries.KEYPOINT_EXTRACTORS`: ``puppet_pose`` (the learned
+synthetic pose detector, default on synthetic), ``markers`` (the synthetic marker detector, a cross-check
+that needs the colour markers drawn), ``face_alignment`` (68 2D landmarks, SFD, first face). A body extractor (OpenPose is not on
 PyPI) is any :class:`~motionbench.metrics.base.KeypointExtractor`; register it and pass
 ``benchmark.keypoints=<name>``.
 """
@@ -27,21 +28,9 @@ import numpy as np
 from torch import Tensor
 
 from .base import FrameBatch, FrameMetric, KeypointExtractor, MetricError
-from .common import instantiate, option
+from .common import plugin
 
-__all__ = ["AKD", "akd_mkr", "default_extractor", "build_extractor"]
-
-
-def default_extractor(dataset: str) -> str:
-    from . import FACE_DATASETS
-
-    return "face_alignment" if dataset.lower() in FACE_DATASETS else "markers"
-
-
-def build_extractor(name: str, context, **kwargs: Any) -> KeypointExtractor:
-    from ..registries import KEYPOINT_EXTRACTORS
-
-    return instantiate(KEYPOINT_EXTRACTORS.get(name), context, **kwargs)
+__all__ = ["AKD", "akd_mkr"]
 
 
 def akd_mkr(kp_ref: np.ndarray, found_ref: np.ndarray, kp_gen: np.ndarray, found_gen: np.ndarray,
@@ -74,12 +63,10 @@ class AKD(FrameMetric):
     def __init__(self, context=None, extractor: Any = None, reference: str = "detect",
                  extractor_options: Dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(context, **options)
-        name = extractor or option({}, self.context, "extractor", None, global_key="keypoints")
-        if isinstance(name, KeypointExtractor):
-            self.extractor, self.extractor_name = name, type(name).__name__
-        else:
-            self.extractor_name = str(name or default_extractor(self.context.dataset))
-            self.extractor = build_extractor(self.extractor_name, self.context, **(extractor_options or {}))
+        # face_alignment on face datasets, the learned puppet pose detector elsewhere (synthetic)
+        self.extractor, self.extractor_name = plugin(extractor, KeypointExtractor, "KEYPOINT_EXTRACTORS", self.context,
+                                                     "extractor", "keypoints", "face_alignment", "puppet_pose",
+                                                     extractor_options)
         if reference not in ("detect", "ground_truth"):
             raise MetricError(f"akd: reference must be 'detect' or 'ground_truth', got {reference!r}")
         self.reference = reference

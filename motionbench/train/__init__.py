@@ -42,6 +42,7 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
     model, _ = build_model(method_cfg, dataset.name, dataset.resolution)
     if not model.capabilities.trainable:
         raise ValueError(f"method '{model.name}' has nothing to train")
+    model.trained_on = {"dataset": dataset.name, "resolution": int(dataset.resolution)}  # saved in every checkpoint
     run_dir = Path(tcfg["run_dir"]) if tcfg.get("run_dir") else default_run_dir(model.name, dataset.name, dataset.resolution)
     run_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main:
@@ -54,8 +55,10 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
     max_steps = int(tcfg["max_steps"])
     sampler = StepBatchSampler(len(pairs), int(tcfg["batch_size"]), seed, start_step=trainer.step,
                                max_steps=max_steps, rank=dist.rank, world_size=dist.world_size)
+    # an own generator: creating the loader's iterator draws its workers' base seed from ``generator``, and
+    # from the global RNG without one -- after a resume that draw would shift the restored random stream
     loader = DataLoader(pairs, batch_sampler=sampler, num_workers=int(tcfg.get("num_workers") or 0),
-                        persistent_workers=False)
+                        persistent_workers=False, generator=torch.Generator().manual_seed(seed))
     sample_batch = default_collate([pairs.sample(i, 0) for i in range(min(4, len(pairs)))])
     t0 = time.perf_counter()
     start = trainer.step

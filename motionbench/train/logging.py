@@ -58,12 +58,17 @@ def image_grid(rows: List[List[Tensor]], pad: int = 2) -> np.ndarray:
 
 
 def save_png(array: np.ndarray, path: Path) -> Path:
+    """Write a PNG atomically; the written file is decoded again and its shape checked."""
     import imageio.v3 as iio
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    iio.imwrite(tmp, array)
-    tmp.replace(path)
+    from ..io_safe import OutputError, atomic_output
+
+    def verify(tmp: Path) -> None:
+        if iio.imread(tmp).shape != array.shape:
+            raise OutputError(f"image {path}: written file does not decode to a {array.shape} image")
+
+    with atomic_output(Path(path), verify, what="image") as tmp:
+        iio.imwrite(tmp, array, extension=".png")
     return path
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..animator import Animator, save_atomic
+from ..animator import Animator, CheckpointError, save_atomic
 from .distributed import DiscriminatorStep, DistContext, GeneratorStep
 from .logging import ScalarLogger, save_sample_grid
 from .optim import apply_spectral_norm, build_optimizers
@@ -88,6 +88,7 @@ class Trainer:
         self.dist = dist or DistContext()
         if self.loss_cfg.get("spectral_norm") and model.discriminator_module() is not None:
             apply_spectral_norm(model.discriminator_module())
+        model.configure_training(self.loss_cfg)
         if self.cfg.get("sync_bn"):
             if self.dist.enabled and device.type != "cuda":
                 raise ValueError("train.sync_bn=true needs CUDA devices: torch's SyncBatchNorm has no CPU kernel")
@@ -130,6 +131,13 @@ class Trainer:
 
     def load(self, path: Path) -> None:
         data = Animator.load_file(path)
+        missing = [k for k in ("model", "optimizers", "schedulers", "scaler", "step", "rng") if k not in data]
+        if missing:
+            raise CheckpointError(
+                f"train.resume: checkpoint {path} holds no training state (missing {', '.join(missing)}"
+                f"{'; it is an inference checkpoint' if 'model' in data else ''}); resume from a "
+                f"<run_dir>/checkpoints/step-*.pt file, or start new training from these weights with "
+                f"method.checkpoint={path} train.resume=never")
         self.model.load_state_dict_checked(data["model"], path)
         for k, o in self.opt.items():
             o.load_state_dict(data["optimizers"][k])
@@ -177,6 +185,7 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         g_params = [p for p in model.generator_parameters() if p.requires_grad]
         self.opt["generator"].zero_grad(set_to_none=True)
+        model.train_progress = self.step / max(1, int(self.cfg["max_steps"]))  # for step-scheduled losses (TPSMM)
         with torch.autocast(self.device.type, enabled=self.use_amp):
             losses, generated = self.g_step(batch)
         self._check_finite(losses, "generator")
@@ -219,7 +228,7 @@ class Trainer:
                     break
                 logs = self.train_step(batch)
                 bar.update(1)
-                if self.step % max(1, every("log_every")) == 0 or self.step == max_steps:
+                if self.step % max(1, every("log_every")) == 0 or self.step in (start + 1, max_steps):
                     logs["lr/generator"] = self.opt["generator"].param_groups[0]["lr"]
                     logs["steps_per_s"] = (self.step - start) / max(1e-9, time.perf_counter() - t0)
                     bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("g/")})
