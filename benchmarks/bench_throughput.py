@@ -59,7 +59,7 @@ def main() -> None:
         one = run([sys.executable, "-m", "motionbench"], cmd, Path(tmp) / "one" / "run", single_threads)
         many = run([sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={args.procs}",
                     "--master_port=29531", "-m", "motionbench"], cmd, Path(tmp) / "many" / "run", args.threads)
-    print(f"{args.method}, metrics {args.metrics}, {one['frames']} frames; load average before/after: "
+    print(f"{args.method}, metrics {args.metrics}, {one['frames']} frames; 1-min load average at the end: "
           f"{os.getloadavg()[0]:.1f}")
     print("| processes × threads | command wall s | frames/s (command) | evaluation wall s | frames/s (evaluation) |")
     print("|---|---|---|---|---|")
