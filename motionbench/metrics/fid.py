@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -41,12 +42,17 @@ class InceptionFeatures:
 
     pytorch-fid's own constructor is used; only its download call is replaced (for the duration of the
     construction) by a ``torch.load(weights_only=True)`` of the verified file, so nothing is downloaded.
-    The features of the last few tensors are memoised so FID and KID on the same batch share one pass.
+
+    Features are memoised by image content (a hash of the network's input): FID and KID on the same frames
+    share one pass, and the cross-identity protocol's real frames (the test videos' frames, already seen by
+    the same-identity protocol) are not run again. Images are run ``batch_size`` at a time (default 256 on a
+    GPU, halved on out-of-memory; 64 on CPU).
     """
 
     dims = 2048
+    memo_size = 16384  # features kept (float32: 128 MB)
 
-    def __init__(self, context: MetricContext, batch_size: int = 32, quantize: bool = True) -> None:
+    def __init__(self, context: MetricContext, batch_size: Optional[int] = None, quantize: bool = True) -> None:
         import pytorch_fid.inception as pfi
 
         path = resolve_weight("fid_inception", context, "fid")
@@ -59,24 +65,40 @@ class InceptionFeatures:
             pfi.load_state_dict_from_url = original
         self.model.eval().to(context.device)
         self.weights_file = path.name
-        self.batch_size = int(batch_size)
+        cuda = torch.device(context.device).type == "cuda"
+        self.batch_size = int(batch_size or (256 if cuda else 64))
         self.quantize = bool(quantize)
-        self._memo: List[Tuple[Tensor, np.ndarray]] = []
+        self._memo: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
+
+    def _run(self, x: Tensor) -> np.ndarray:
+        """pool3 features of ``x`` (on the model's device), ``batch_size`` images at a time."""
+        while True:
+            try:
+                return np.concatenate([self.model(x[i:i + self.batch_size])[0].flatten(1).cpu().numpy()
+                                       for i in range(0, len(x), self.batch_size)])
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size //= 2
+                torch.cuda.empty_cache()
 
     @torch.no_grad()
     def __call__(self, images: Tensor) -> np.ndarray:
-        for t, f in self._memo:
-            if t is images:
-                return f
-        dev = next(self.model.parameters()).device
-        out = []
-        for i in range(0, len(images), self.batch_size):
-            x = images[i:i + self.batch_size].to(dev, torch.float32).clamp(0, 1)
-            if self.quantize:
-                x = quantize_uint8(x)
-            out.append(self.model(x)[0].squeeze(3).squeeze(2).double().cpu().numpy())
-        feats = np.concatenate(out) if out else np.zeros((0, self.dims))
-        self._memo = (self._memo + [(images, feats)])[-4:]
+        x = images.detach().to("cpu", torch.float32).clamp(0, 1)
+        if self.quantize:
+            x = quantize_uint8(x)
+        keys = [hashlib.sha1(img.numpy().tobytes()).digest() for img in x]
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}  # first position of each distinct image
+        new = [i for k, i in first.items() if k not in self._memo]
+        if new:
+            dev = next(self.model.parameters()).device
+            for i, f in zip(new, self._run(x[new].to(dev))):
+                self._memo[keys[i]] = f
+        feats = np.stack([self._memo[k] for k in keys]).astype(np.float64) if keys else np.zeros((0, self.dims))
+        for k in keys:
+            self._memo.move_to_end(k)
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
         return feats
 
 
