@@ -18,7 +18,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
-from motionbench.data.markers import MarkerDetector
+from motionbench.metrics.markers import MarkerDetector
 from motionbench.data.synthetic import SyntheticDataset
 
 

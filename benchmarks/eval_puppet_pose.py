@@ -118,7 +118,7 @@ def table(results: Dict[str, Dict[str, float]]) -> str:
 
 
 def main(argv: Optional[Tuple[str, ...]] = None) -> None:
-    from motionbench.data.markers import MarkerDetector
+    from motionbench.metrics.markers import MarkerDetector
     from motionbench.metrics.puppet_pose import PuppetPoseDetector
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -19,7 +19,17 @@ from .registry import Registry, UnknownNameError
 
 __version__ = "0.1.0"
 __all__ = ["Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",
-           "list_animators", "register_animator", "get_animator_class", "__version__"]
+           "list_animators", "register_animator", "get_animator_class", "load_image", "load_video", "iter_video",
+           "save_video", "__version__"]
+_MEDIA = ("load_image", "load_video", "iter_video", "save_video")
+
+
+def __getattr__(name: str) -> Any:  # the media helpers import PIL / imageio on first use only
+    if name in _MEDIA:
+        from . import media
+
+        return getattr(media, name)
+    raise AttributeError(f"module 'motionbench' has no attribute {name!r}")
 
 T = TypeVar("T")
 
@@ -33,16 +43,33 @@ def get_animator_class(name: str) -> type:
     return ANIMATORS.get(name)
 
 
-def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Optional[str] = None, **overrides: Any) -> Animator:
-    """Build the animator ``name`` from a preset (default: the method's default) plus overrides.
+def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Optional[str] = None,
+                    pretrained: Optional[str] = None, download: bool = False, **overrides: Any) -> Animator:
+    """Build the animator ``name`` (in eval mode, ready for ``animate``) from a preset (default: the method's
+    default) plus overrides.
 
-    With ``checkpoint``, weights (and, for motionbench checkpoints, the config) come from that file;
-    official formats are recognised by the methods that support them.
+    ``pretrained="vox"`` (or ``checkpoint="official:vox"``) loads that official checkpoint from the cache
+    (:mod:`motionbench.pretrained`, ``python -m motionbench weights`` says where it goes) with its preset;
+    ``download=True`` fetches it first where a direct link is known. ``checkpoint="auto"`` is the committed
+    synthetic checkpoint; any other ``checkpoint`` is a file: weights (and, for motionbench checkpoints, the
+    config) come from it; official formats are recognised by the methods that support them.
     """
+    if pretrained is not None:
+        if checkpoint is not None:
+            raise ValueError("pass either pretrained=TAG or checkpoint=PATH, not both")
+        checkpoint = f"official:{pretrained}"
+    if checkpoint is not None and (checkpoint == "auto" or checkpoint.startswith("official:")):
+        from .build import build_model
+
+        cfg = {"name": name, "preset": preset or "auto", "checkpoint": checkpoint, "params": overrides}
+        model, info = build_model(cfg, "synthetic", 64, download=download)
+        if info["path"] is None:
+            raise CheckpointError(f"checkpoint='auto': no committed synthetic checkpoint for method '{name}'")
+        return model.eval()
     cls = get_animator_class(name)
     if checkpoint is not None:
-        return cls.from_checkpoint(checkpoint, preset=preset, **overrides)
-    return cls.build(preset, **overrides)
+        return cls.from_checkpoint(checkpoint, preset=preset, **overrides).eval()
+    return cls.build(preset, **overrides).eval()
 
 
 def register_animator(name: str, aliases: Sequence[str] = (), *, replace: bool = False) -> Callable[[T], T]:

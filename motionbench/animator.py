@@ -11,7 +11,9 @@ Training hooks (:meth:`generator_losses`, :meth:`discriminator_losses`) are used
 from __future__ import annotations
 
 import abc
+import contextlib
 import copy
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +22,27 @@ from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, Optional, S
 import torch
 from torch import Tensor, nn
 
-__all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "deep_merge", "save_atomic"]
+__all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "PRECISIONS", "deep_merge",
+           "save_atomic", "resolve_dtype"]
 
-MODES = ("absolute", "relative")
+MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
 CHECKPOINT_FORMAT = "motionbench-checkpoint-v1"
+#: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
+PRECISIONS: Dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_dtype(dtype: Union[str, torch.dtype, None]) -> Optional[torch.dtype]:
+    """``"bf16"`` / ``"fp16"`` / ``"fp32"`` / a torch dtype -> the autocast dtype (None for float32)."""
+    if dtype is None or dtype == torch.float32:
+        return None
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"dtype must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+        return dtype
+    if dtype not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {dtype!r}")
+    return PRECISIONS[dtype]
 
 
 class CheckpointError(ValueError):
@@ -36,12 +54,14 @@ class Capabilities:
     """What a method can do, so that runners never call what it lacks."""
 
     relative: bool = True  # supports mode="relative"
+    avd: bool = False  # supports mode="avd" (animation via disentanglement: TPSMM, MRAA)
     keypoints: bool = False  # exposes detect_keypoints(images) -> {"value": B×K×2 in [-1,1], ...}
     trainable: bool = True  # implements generator_losses / discriminator_losses
     adversarial: bool = False  # has a discriminator (trainer runs D steps)
     multi_source: bool = False  # accepts B×N×3×H×W sources (N source images fused)
     checkpoint_formats: Tuple[str, ...] = ("motionbench",)  # e.g. ("motionbench", "fomm-official")
     value_range: Tuple[float, float] = (0.0, 1.0)  # range of images at the animate() boundary
+    half_precision: bool = False  # animate() may run under float16 / bfloat16 autocast (checked against fp32)
     floor: bool = False  # a reference baseline: the benchmark scores its cross-identity protocol in every mode
 
 
@@ -98,13 +118,81 @@ class Animator(nn.Module, abc.ABC):
     default_preset: ClassVar[Optional[str]] = None
     #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
     gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
+    #: top-level keys that identify the method's official checkpoint files, and key prefixes such a file may
+    #: lack; see :mod:`motionbench.checkpoint` and :meth:`official_state_dict`
+    official_entries: ClassVar[Tuple[str, ...]] = ()
+    official_optional: ClassVar[Tuple[str, ...]] = ()
 
     def __init__(self, **config: Any) -> None:
         super().__init__()
         #: the resolved constructor config, stored in checkpoints so they rebuild the same network
         self.config: Dict[str, Any] = copy.deepcopy(config)
+        #: what the weights were trained on: {"dataset": ..., "resolution": ...} (empty for random init);
+        #: written into checkpoints, read back by from_checkpoint / the official-checkpoint catalogue
+        self.trained_on: Dict[str, Any] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass's ``encode_source`` is wrapped so that it, too, takes what users hold (:mod:`motionbench.media`)."""
+        super().__init_subclass__(**kwargs)
+        fn = cls.__dict__.get("encode_source")
+        if fn is not None and not getattr(fn, "__isabstractmethod__", False) and not hasattr(fn, "_converts_input"):
+            @functools.wraps(fn)
+            def encode_source(self, source, *args, **kw):
+                if not isinstance(source, Tensor) or not source.is_floating_point() or source.dim() == 3:
+                    from .media import to_source
+
+                    source = to_source(source, self.resolution)[0].to(self._device())
+                return fn(self, source, *args, **kw)
+
+            encode_source._converts_input = True  # type: ignore[attr-defined]
+            cls.encode_source = encode_source  # type: ignore[method-assign]
+
+    @property
+    def resolution(self) -> Optional[int]:
+        """The resolution the weights were trained at (checkpoint metadata), else the architecture's fixed
+        input size (``size`` in the config), else None (any size works)."""
+        res = self.trained_on.get("resolution") or self.config.get("size")
+        return int(res) if res else None
+
+    def _device(self) -> torch.device:
+        return next(iter(self.parameters()), torch.empty(0)).device
 
     # ------------------------------------------------------------------ inference
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """Eval mode without autograd for the duration; every submodule's ``training`` flag is restored after,
+        so inference never changes a model's state (no BatchNorm statistics updates, no mode switch)."""
+        modes = [(m, m.training) for m in self.modules()]
+        self.eval()
+        try:
+            with torch.inference_mode():
+                yield
+        finally:
+            for m, flag in modes:
+                m.training = flag
+
+    @contextlib.contextmanager
+    def precision(self, dtype: Union[str, torch.dtype, None]) -> Iterator[None]:
+        """Default autocast dtype of :meth:`animate` calls inside the block (``"bf16"``, ``torch.float16``, ...),
+        for callers such as the benchmark runner that do not pass ``dtype`` themselves."""
+        previous = self.__dict__.get("_default_dtype")
+        self.__dict__["_default_dtype"] = self._check_dtype(resolve_dtype(dtype), self._device())
+        try:
+            yield
+        finally:
+            self.__dict__["_default_dtype"] = previous
+
+    def _check_dtype(self, dtype: Optional[torch.dtype], device: torch.device) -> Optional[torch.dtype]:
+        if dtype is None:
+            return None
+        if not self.capabilities.half_precision:
+            raise ValueError(f"method '{self.name}' does not support half precision (capabilities.half_precision "
+                             f"is False); use float32")
+        if dtype == torch.float16 and device.type == "cpu":
+            raise ValueError("float16 inference needs a GPU (CPU autocast supports bfloat16 only): "
+                             "use dtype=torch.bfloat16 / benchmark.precision=bf16, or float32")
+        return dtype
+
     def _no_grad_ctx(self):
         """inference_mode in eval mode; ordinary autograd in training mode (the training losses reuse the
         inference code paths)."""
@@ -133,39 +221,61 @@ class Animator(nn.Module, abc.ABC):
 
     def animate(
         self,
-        source: Tensor,
-        driving: Tensor,
+        source: Any,
+        driving: Any,
         *,
         mode: str = "absolute",
-        driving_ref: Optional[Tensor] = None,
+        driving_ref: Optional[Any] = None,
         source_state: Optional[SourceState] = None,
+        size: Optional[int] = None,
+        dtype: Union[str, torch.dtype, None] = None,
         **kwargs: Any,
     ) -> Tensor:
-        """Animate ``source`` with the motion of ``driving``.
+        """Animate ``source`` with the motion of ``driving``; returns float32 frames in [0, 1].
 
-        mode="relative" transfers motion relative to ``driving_ref`` (default: the first driving
-        frame), as each official demo does. Pass ``source_state`` (from :meth:`encode_source`) to
-        process a long video in chunks without re-encoding the source. Extra keyword arguments are
+        Inputs are float tensors in [0, 1] (source B×3×H×W, driving B×T×3×H×W or one frame B×3×H×W: output
+        of the driving's shape) or what users hold: file paths, PIL images, uint8 / [0, 1] float arrays,
+        uint8 tensors (:mod:`motionbench.media`); those are centre-cropped and resized to ``size`` (default:
+        the size of a tensor input, else the checkpoint's resolution, else the source image's own size) and
+        give T×3×H×W (3×H×W for one frame). Bad values or shapes raise ``ValueError``. The model runs in
+        eval mode without autograd and its state (training flags, BatchNorm statistics) is left as it was.
+
+        mode="relative" transfers motion relative to ``driving_ref`` (default: the first driving frame), as
+        each official demo does. Pass ``source_state`` (from :meth:`encode_source`) to process a long video
+        in chunks without re-encoding the source. ``dtype`` (torch.bfloat16 / torch.float16, or "bf16" /
+        "fp16") runs under autocast where ``capabilities.half_precision``. Extra keyword arguments are
         method-specific options forwarded to :meth:`animate_state` (e.g. FOMM's ``adapt_movement_scale``).
         """
+        from .media import is_media, to_clip, to_source
+
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        if mode == "relative" and not self.capabilities.relative:
-            raise NotImplementedError(f"method '{self.name}' has no relative mode")
-        single = driving.dim() == 4
-        clip = driving.unsqueeze(1) if single else driving
-        if clip.dim() != 5 or clip.shape[2] != 3:
-            raise ValueError(f"driving must be B×T×3×H×W or B×3×H×W, got {tuple(driving.shape)}")
+        if mode != "absolute" and not getattr(self.capabilities, mode):
+            raise NotImplementedError(f"method '{self.name}' has no {mode} mode")
+        if size is None:
+            size = next((x.shape[-1] for x in (source, driving) if not is_media(x)), None) or self.resolution
+        device = self._device()
+        source, src_batched = to_source(source, size)  # size None: a source image keeps its own (square) size
+        clip, single, drv_batched = to_clip(driving, source.shape[-1])
+        clip, source = clip.to(device), source.to(device)
         self._check_source(source, clip)
-        if mode == "relative" and driving_ref is None:
-            driving_ref = clip[:, 0]
-        state = self.encode_source(source) if source_state is None else source_state
-        out = self.animate_state(state, clip, mode=mode, driving_ref=driving_ref if mode == "relative" else None,
-                                 **kwargs)
-        return out[:, 0] if single else out
+        if mode == "relative":
+            driving_ref = clip[:, 0] if driving_ref is None else to_source(driving_ref, size, "driving_ref")[0].to(device)
+        else:
+            driving_ref = None
+        dtype = (self._check_dtype(resolve_dtype(dtype), device) if dtype is not None
+                 else self.__dict__.get("_default_dtype"))
+        cast = torch.autocast(device.type, dtype=dtype) if dtype is not None else contextlib.nullcontext()
+        with self.inference(), cast:
+            state = self.encode_source(source) if source_state is None else source_state
+            out = self.animate_state(state, clip, mode=mode, driving_ref=driving_ref, **kwargs).float()
+        out = out[:, 0] if single else out
+        return out if (drv_batched or src_batched) else out[0]
 
     def _check_source(self, source: Tensor, clip: Tensor) -> None:
         expected = 5 if (self.capabilities.multi_source and source.dim() == 5) else 4
+        if clip.shape[2] != 3:
+            raise ValueError(f"driving must be B×T×3×H×W or B×3×H×W (RGB), got {tuple(clip.shape)}")
         if source.dim() != expected or source.shape[-3] != 3:
             raise ValueError(f"source must be B×3×H×W, got {tuple(source.shape)}")
         if source.shape[0] != clip.shape[0]:
@@ -204,6 +314,10 @@ class Animator(nn.Module, abc.ABC):
         fake = self.discriminator_logits(fake_images.detach(), batch, generated)
         loss = sum(self.gan_d_objective(r, f, kind, real_label) for r, f in zip(real, fake))
         return {"disc_gan": float(self.gan_setting(loss_cfg, "discriminator_gan")) * loss}
+
+    def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
+        """Called by the trainer before it builds the optimisers (e.g. to freeze all but one part for a
+        training stage). Default: nothing."""
 
     def gan_setting(self, loss_cfg: Mapping[str, Any], key: str) -> Any:
         """``loss_cfg[key]`` for ``generator_gan`` / ``discriminator_gan`` / ``gan_kind``, else the method's
@@ -277,7 +391,7 @@ class Animator(nn.Module, abc.ABC):
             raise KeyError(f"method '{cls.name}' has no preset '{preset}' (known: {', '.join(sorted(presets)) or 'none'})")
         else:
             base = presets[preset]
-        return cls(**deep_merge(base, overrides))
+        return cls(**deep_merge(base, overrides)).eval()
 
     def _discriminator_prefix(self) -> Optional[str]:
         disc = self.discriminator_module()
@@ -296,6 +410,8 @@ class Animator(nn.Module, abc.ABC):
         if half:
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
             extra["weights_dtype"] = "float16"
+        if self.trained_on:
+            extra.setdefault("trained_on", dict(self.trained_on))
         return {"format": CHECKPOINT_FORMAT, "method": self.name, "config": self.config, "model": state, **extra}
 
     def save_checkpoint(self, path: Union[str, os.PathLike], inference_only: bool = False, half: bool = False,
@@ -331,6 +447,10 @@ class Animator(nn.Module, abc.ABC):
         ``preset`` names the architecture of official files; motionbench files carry their own config.
         """
         data = cls.load_file(path)
+        from .checkpoint import build_official, is_official
+
+        if is_official(cls, data):
+            return build_official(cls, path, data, preset, overrides)
         if data.get("format") != CHECKPOINT_FORMAT:
             raise CheckpointError(
                 f"checkpoint {path}: not a motionbench checkpoint and not an official '{cls.name}' layout "
@@ -354,10 +474,27 @@ class Animator(nn.Module, abc.ABC):
                                   f"({type(exc).__name__}: {exc})") from exc
         model.load_state_dict_checked(data["model"], path,
                                       allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
-        return model
+        model.trained_on = dict(data.get("trained_on") or {})
+        return model.eval()
+
+    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
+        the file's ``official_entries`` and the ``official_optional`` parts present in both the file and the
+        model are state dicts of the sub-modules of the same names."""
+        if not self.official_entries:
+            raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
+        optional = [p.rstrip(".") for p in self.official_optional]
+        parts = list(self.official_entries) + [p for p in optional if p in data and getattr(self, p, None) is not None]
+        state: Dict[str, Tensor] = {}
+        for part in parts:
+            if not isinstance(data[part], Mapping):
+                raise TypeError(f"entry '{part}' is a {type(data[part]).__name__}, not a state dict")
+            state.update({f"{part}.{k}": v for k, v in data[part].items()})
+        return state
 
     def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
-                                module: Optional[nn.Module] = None, allow_missing: Optional[str] = None) -> None:
+                                module: Optional[nn.Module] = None,
+                                allow_missing: Union[str, Tuple[str, ...], None] = None) -> None:
         """Strict load that names missing / unexpected / mis-shaped keys and the file; keys starting with
         ``allow_missing`` (an inference-only file's discriminator) may be absent."""
         module = self if module is None else module

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from .animator import Animator
 from .data.base import VideoDataset
+from .pretrained import get_official, parse_official, resolve_official
 from .registries import ANIMATORS, DATASETS
 
 log = logging.getLogger("motionbench")
@@ -63,8 +64,10 @@ def builtin_checkpoint_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "benchmarks" / "checkpoints"
 
 
-def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str, resolution: int) -> Optional[Path]:
-    """``auto`` -> the committed ``<method>-<dataset><resolution>.pt`` if there is one, else None."""
+def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str, resolution: int,
+                       download: bool = False, verify: bool = True) -> Optional[Path]:
+    """``auto`` -> the committed ``<method>-<dataset><resolution>.pt`` if there is one, else None;
+    ``official:<tag>`` -> that file of the official-checkpoint catalogue (:mod:`motionbench.pretrained`)."""
     if checkpoint in (None, "", "none", "null"):
         return None
     if checkpoint == "auto":
@@ -72,6 +75,9 @@ def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str
         if path.is_file():
             return path
         return None
+    tag = parse_official(checkpoint)
+    if tag is not None:
+        return resolve_official(method, tag, download=download, verify=verify)[0]
     return Path(checkpoint).expanduser()
 
 
@@ -83,18 +89,30 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build_model(method_cfg: Any, dataset_name: str, resolution: int) -> Tuple[Animator, Dict[str, Any]]:
-    """The animator of ``method_cfg`` plus checkpoint info ``{"path", "sha256", "tag", "preset"}``."""
+def build_model(method_cfg: Any, dataset_name: str, resolution: int, download: bool = False,
+                verify: bool = True) -> Tuple[Animator, Dict[str, Any]]:
+    """The animator of ``method_cfg`` plus checkpoint info ``{"path", "sha256", "tag", "preset"}``.
+
+    The model's ``trained_on`` (dataset, resolution) comes from the checkpoint, the official catalogue, or,
+    for the committed ``<method>-<dataset><resolution>.pt`` files, their name."""
     cfg = to_dict(method_cfg)
-    name = cfg["name"]
+    name = ANIMATORS.resolve_name(cfg["name"])
     cls = ANIMATORS.get(name)
-    preset = resolve_preset(cls, cfg.get("preset", "auto"), dataset_name, resolution)
+    official = parse_official(cfg.get("checkpoint"))
+    entry = get_official(name, official) if official is not None else None
+    preset = cfg.get("preset", "auto")
+    preset = entry.preset if (entry is not None and preset == "auto") else resolve_preset(cls, preset, dataset_name, resolution)
     params = cfg.get("params") or {}
-    ckpt = resolve_checkpoint(name, cfg.get("checkpoint"), dataset_name, resolution)
+    ckpt = resolve_checkpoint(name, cfg.get("checkpoint"), dataset_name, resolution, download=download, verify=verify)
     if ckpt is not None:
-        model = cls.from_checkpoint(ckpt, preset=preset, **params)
+        model = cls.from_checkpoint(ckpt, preset=preset, **params).eval()
+        if entry is not None:
+            model.trained_on = {"dataset": entry.dataset, "resolution": entry.resolution}
+        elif cfg.get("checkpoint") == "auto" and not model.trained_on:
+            model.trained_on = {"dataset": dataset_name, "resolution": resolution}
         # the trainer's export is always final.pt: its run directory tells runs apart
-        tag = f"{ckpt.parent.name}/{ckpt.name}" if ckpt.name == "final.pt" else ckpt.name
+        tag = (f"official:{official}" if entry is not None else
+               f"{ckpt.parent.name}/{ckpt.name}" if ckpt.name == "final.pt" else ckpt.name)
         info = {"path": str(ckpt), "sha256": file_sha256(ckpt), "tag": tag, "preset": preset}
     else:
         if cfg.get("checkpoint") == "auto" and cls.capabilities.trainable:

@@ -33,6 +33,29 @@ def _user_errors() -> tuple:
             NotImplementedError, ValueError, FileNotFoundError)
 
 
+USAGE = """usage: python -m motionbench [task=TASK] [OVERRIDE ...]      (or: motionbench ...)
+       python -m motionbench list [methods|datasets|metrics|keypoints|identity]
+       python -m motionbench weights                     pretrained files and official checkpoints: present? where?
+       python -m motionbench leaderboard [CSV] [--plot PNG]
+       python -m motionbench --version | --help
+
+tasks (task=...):
+  benchmark   (default) score a method on a dataset: results.json + a leaderboard row
+  animate     animate.source=IMAGE animate.driving=VIDEO [animate.output=out.mp4]
+  compare     methods=[fomm,lia] animate.source=IMAGE animate.driving=VIDEO [compare.output=compare.mp4]
+  train       train a method on a dataset's train split (resumes from its run directory)
+
+most used overrides:
+  method=lia|fomm|imf|lwgan|crosstrain|identity      dataset=synthetic|vox|taichi|ted|mgif|folder
+  method.checkpoint=auto|official:vox|PATH           dataset.root=DIR  dataset.resolution=256
+  benchmark.max_videos=N  benchmark.max_frames=N  benchmark.precision=fp32|bf16|fp16  benchmark.save_samples=K
+  animate.resolution=N  animate.mode=relative|absolute  train.max_steps=N  device=auto|cpu|cuda
+  weights.download=true  -m (multirun sweep, e.g. -m method=fomm,lia)  --cfg job (show the composed config)
+
+Each run writes into outputs/<date>/<time>-<task>-<method>-<dataset>/. The config reference follows.
+"""
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     print(f"motionbench: error: {message}", file=sys.stderr)
     sys.exit(code)
@@ -93,6 +116,10 @@ def _hydra_entry(cfg) -> None:
         from .animate_task import run_animate_task
 
         run_animate_task(cfg, run_dir)
+    elif task == "compare":
+        from .compare_task import run_compare_task
+
+        run_compare_task(cfg, run_dir)
     elif task == "train":
         from .train import run_train_task
 
@@ -102,13 +129,30 @@ def _hydra_entry(cfg) -> None:
     elif task == "weights":
         print(weights_task())
     else:
-        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, list or weights)")
+        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, compare, list or weights)")
+
+
+def _plain_command(argv: List[str]) -> List[str]:
+    """``task=list`` / ``task=weights`` (no sweep) are the sub-commands: they need no Hydra run directory."""
+    if "task=list" in argv and "-m" not in argv:
+        what = next((a.split("=", 1)[1] for a in argv if a.startswith("list=")), "all")
+        return ["list", what]
+    if "task=weights" in argv and "-m" not in argv:
+        return ["weights"]
+    return argv
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv = _plain_command(list(sys.argv[1:] if argv is None else argv))
     debug = os.environ.get("MOTIONBENCH_DEBUG") == "1"
     try:
+        if argv and argv[0] in ("--version", "-V"):
+            from . import __version__
+
+            print(f"motionbench {__version__}")
+            return
+        if any(a in ("--help", "-h") for a in argv):
+            print(USAGE)
         if argv and argv[0] == "list":
             from .tasks import list_task
 
@@ -152,6 +196,7 @@ def _run_hydra(argv: List[str]) -> None:
         except _user_errors() as exc:
             if os.environ.get("MOTIONBENCH_DEBUG") == "1":
                 raise
+            _discard_empty_run_dir()
             fail(str(exc) if not isinstance(exc, NotImplementedError) else f"not implemented: {exc}")
 
     saved = sys.argv
@@ -160,3 +205,20 @@ def _run_hydra(argv: List[str]) -> None:
         _app()
     finally:
         sys.argv = saved
+
+
+def _discard_empty_run_dir() -> None:
+    """After a user error, remove the run directory if it holds nothing but Hydra's own files (.hydra/, the
+    log), and its parent folders that are left empty: a failed call leaves no output folder behind."""
+    import shutil
+
+    from hydra.core.hydra_config import HydraConfig
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not run_dir.is_dir() or any(p.name != ".hydra" and p.suffix != ".log" for p in run_dir.iterdir()):
+        return
+    shutil.rmtree(run_dir, ignore_errors=True)
+    for parent in list(run_dir.parents)[:2]:  # <date>/ and outputs/ (or the sweep folder and multirun/)
+        if parent.is_dir() and parent.resolve() != Path.cwd().resolve() and not any(
+                p.name != "multirun.yaml" for p in parent.iterdir()):
+            shutil.rmtree(parent, ignore_errors=True)

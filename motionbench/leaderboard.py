@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from .results import write_text_atomic
+from .results import ResultRecord, write_text_atomic
 
 __all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_rows", "append_leaderboard",
            "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions", "CI_SUFFIXES"]
@@ -41,34 +41,33 @@ def _compact(x: Any) -> str:
     return json.dumps(x, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
-def leaderboard_rows(record: Mapping[str, Any], per_video: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
+def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]] = ()) -> List[Dict[str, Any]]:
     """One leaderboard row per protocol (and mode) of a results record; ``per_video``: per_video.csv's rows."""
-    prov = record["provenance"]
+    prov = record.provenance
     rows = []
-    for key, metrics in record["results"].items():
-        info = record.get("protocols", {}).get(key, {})
-        protocol = info.get("protocol") or key.split("@")[0]
-        mode = info.get("mode") or record["benchmark"]["same_mode" if protocol == "same_identity" else "cross_mode"]
-        row: Dict[str, Any] = {"method": record["method"], "checkpoint": record["checkpoint"]["tag"],
-                               "dataset": record["dataset"]["name"], "protocol": protocol}
+    for key, metrics in record.results.items():
+        protocol = record.protocols.get(key, {}).get("protocol") or key.split("@")[0]
+        mode = record.mode(key)
+        row: Dict[str, Any] = {"method": record.method, "checkpoint": record.checkpoint["tag"],
+                               "dataset": record.dataset["name"], "protocol": protocol}
         for name, res in metrics.items():
             row[name] = res["value"]
             row[name + "_ci_low"], row[name + "_ci_high"] = res.get("ci_low"), res.get("ci_high")
         videos = [r for r in per_video if r.get("protocol") == protocol and r.get("mode", mode) == mode]
         row.update({
             "mode": mode,
-            "compat": record["benchmark"]["compat"],
-            "selection": record["benchmark"].get("selection", ""),
-            "metric_settings": _compact(record["metric_settings"]),
-            "seed": record["seeds"]["benchmark"],
-            "checkpoint_sha256": record["checkpoint"]["sha256"] or "",
-            "run_dir": record["run_dir"],
+            "compat": record.benchmark["compat"],
+            "selection": record.benchmark.get("selection", ""),
+            "metric_settings": _compact(record.metric_settings),
+            "seed": record.seeds["benchmark"],
+            "checkpoint_sha256": record.checkpoint["sha256"] or "",
+            "run_dir": record.run_dir,
             "date": prov["date"],
             "motionbench_version": prov["motionbench_version"],
             "git": prov["git"],
             "torch": prov["torch"],
             "device": prov["device"],
-            "protocol_version": record["protocol_version"],
+            "protocol_version": record.protocol_version,
             "metric_info": _compact({n: {"higher_is_better": bool(r["higher_is_better"]), "n": r.get("n"),
                                          "n_undefined_frames": r.get("n_undefined_frames", 0),
                                          "n_boot": r.get("n_boot")} for n, r in metrics.items()}),

@@ -21,6 +21,8 @@ ANIMATORS.add("lia", "motionbench.methods.lia.animator:LIAAnimator", aliases=["l
 ANIMATORS.add("crosstrain", "motionbench.methods.crosstrain.animator:CrossTrainAnimator", aliases=["cross_training"])
 ANIMATORS.add("imf", "motionbench.methods.imf.animator:IMFAnimator", aliases=["implicit_motion_function"])
 ANIMATORS.add("lwgan", "motionbench.methods.lwgan.animator:LWGANAnimator", aliases=["liquid_warping_gan"])
+ANIMATORS.add("tpsmm", "motionbench.methods.tpsmm.animator:TPSMMAnimator", aliases=["thin_plate_spline_motion_model"])
+ANIMATORS.add("mraa", "motionbench.methods.mraa.animator:MRAAAnimator", aliases=["articulated_animation"])
 
 # ---------------------------------------------------------------------------------------- datasets
 DATASETS.add("synthetic", "motionbench.data.synthetic:SyntheticDataset", aliases=["puppets"])
@@ -40,7 +42,7 @@ METRICS.add("aed", "motionbench.metrics.identity:AED", aliases=["id_similarity",
 # ---------------------------------------------------------------------------------------- extractors
 KEYPOINT_EXTRACTORS.add("puppet_pose", "motionbench.metrics.puppet_pose:PuppetPoseDetector",
                         aliases=["puppet", "pose_net"])
-KEYPOINT_EXTRACTORS.add("markers", "motionbench.data.markers:MarkerDetector", aliases=["synthetic_markers"])
+KEYPOINT_EXTRACTORS.add("markers", "motionbench.metrics.markers:MarkerDetector", aliases=["synthetic_markers"])
 KEYPOINT_EXTRACTORS.add("face_alignment", "motionbench.metrics.face:FaceAlignmentExtractor", aliases=["fan", "faces"])
 IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHistogramEmbedder",
                        aliases=["histogram", "synthetic"])

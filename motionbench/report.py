@@ -16,9 +16,9 @@ import argparse
 import json
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence
 
-from .leaderboard import KEY_COLUMNS, NONCOMPARABLE, load_latest, metric_directions
+from .leaderboard import NONCOMPARABLE, load_latest, metric_directions
 from .results import format_value
 from .stats import paired_bootstrap
 

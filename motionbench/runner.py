@@ -30,7 +30,8 @@ from .data.base import DatasetError, Pair, VideoDataset, VideoRef
 from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
 from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
-__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS"]
+__all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
+           "collect_protocol", "summarise_protocol", "Collected"]
 
 log = logging.getLogger("motionbench")
 
@@ -68,6 +69,20 @@ class _Series:
 
 
 @dataclass
+class Collected:
+    """What animating a protocol's jobs leaves before aggregation (``motionbench.distributed_eval`` merges the
+    ranks' shares of it): per-frame series, metric directions, the metrics applied (set metrics hold their
+    own accumulated state), frames and animation seconds."""
+
+    series: Dict[str, _Series]
+    directions: Dict[str, bool]
+    used: List[Metric]
+    frames: int
+    animate_seconds: float
+    mode: str
+
+
+@dataclass
 class ProtocolResult:
     metrics: Dict[str, Dict[str, Any]]
     per_video: List[Dict[str, Any]]
@@ -79,7 +94,11 @@ class ProtocolResult:
 
 def effective_cross_mode(model: Animator, requested: str) -> str:
     """The cross-identity mode actually run: a method without relative mode (``capabilities.relative``
-    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic."""
+    False, e.g. crosstrain) runs ``absolute``, scored against the absolute ground truth on synthetic.
+    ``avd`` (animation via disentanglement) needs ``capabilities.avd``; there is no stand-in for it."""
+    if requested == "avd" and not model.capabilities.avd:
+        raise ValueError(f"method '{model.name}' has no avd mode (animation via disentanglement: tpsmm, mraa); "
+                         f"choose benchmark.cross_mode=relative or absolute")
     return "absolute" if requested == "relative" and not model.capabilities.relative else requested
 
 
@@ -108,6 +127,17 @@ def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool, n_boot: 
     return res, per_video
 
 
+def _set_intervals(metric: SetMetric, opts: BenchmarkOptions) -> Dict[str, Tuple[float, float]]:
+    """A set metric's bootstrap intervals over videos; {} (recorded as n_boot 0, with a warning) if it has none."""
+    if opts.n_boot <= 0:
+        return {}
+    try:
+        return metric.bootstrap(opts.n_boot, opts.seed, DEFAULT_LEVEL)
+    except NotImplementedError as exc:
+        log.warning("%s: no confidence interval (%s)", metric.name, exc)
+        return {}
+
+
 def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
     return protocol in metric.protocols and (has_target or not metric.needs_target)
 
@@ -116,15 +146,32 @@ def _applicable(metric: Metric, protocol: str, has_target: bool) -> bool:
 def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
                   device: torch.device = torch.device("cpu")) -> Dict[str, ProtocolResult]:
     """Run every requested protocol; returns per-protocol aggregated metrics and per-video rows."""
+    model = model.to(device).eval()
+    plan, opts = plan_jobs(model, dataset, opts)
+    out: Dict[str, ProtocolResult] = {}
+    for key, (protocol, mode, jobs) in plan.items():
+        torch.manual_seed(opts.seed)
+        np.random.seed(opts.seed)
+        collected = collect_protocol(model, dataset, metrics, opts, protocol, mode, jobs, device)
+        out[key] = summarise_protocol(collected, protocol, opts)
+    return out
+
+
+Job = Tuple[VideoRef, VideoRef, int]  # (source video, driving video, source frame)
+
+
+def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
+              ) -> Tuple[Dict[str, Tuple[str, str, List[Job]]], BenchmarkOptions]:
+    """``{result key: (protocol, mode, jobs)}`` and the options with the cross-identity mode the model can run
+    (see :func:`effective_cross_mode`). Floors get an extra key ``cross_identity@<other mode>``."""
     unknown = [p for p in opts.protocols if p not in PROTOCOLS]
     if unknown:
         raise ValueError(f"unknown protocol(s) {unknown}; choose from {list(PROTOCOLS)}")
-    model = model.to(device).eval()
     videos = dataset.videos(opts.split)
     if opts.max_videos is not None:
         videos = videos[: opts.max_videos]
     # every protocol's jobs first, so that a bad pairs CSV fails before any frame is animated
-    plan: Dict[str, Tuple[str, str, List[Tuple[VideoRef, VideoRef, int]]]] = {}
+    plan: Dict[str, Tuple[str, str, List[Job]]] = {}
     for protocol in opts.protocols:
         if protocol == "same_identity":
             plan[protocol] = (protocol, opts.same_mode, [(v, v, 0) for v in videos])
@@ -152,19 +199,15 @@ def run_benchmark(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
             for extra in ("relative", "absolute"):
                 if extra != mode:
                     plan[f"{protocol}@{extra}"] = (protocol, extra, jobs)
-    out: Dict[str, ProtocolResult] = {}
-    for key, (protocol, mode, jobs) in plan.items():
-        torch.manual_seed(opts.seed)
-        np.random.seed(opts.seed)
-        out[key] = _run_protocol(model, dataset, metrics, opts, protocol, mode, jobs, device)
-    return out
+    return plan, opts
 
 
-def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
-                  protocol: str, mode: str, jobs: List[Tuple[VideoRef, VideoRef, int]],
-                  device: torch.device) -> ProtocolResult:
+@torch.inference_mode()
+def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
+                     protocol: str, mode: str, jobs: List[Tuple[VideoRef, VideoRef, int]],
+                     device: torch.device) -> Collected:
+    """Animate ``jobs`` in ``mode`` and score every frame: per-frame series, set metrics updated (not computed)."""
     same = protocol == "same_identity"
-    pose_eval = opts.compat == "pose_eval"
     for m in metrics:
         m.reset()
     series: Dict[str, _Series] = {}
@@ -222,18 +265,28 @@ def _run_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metr
             frames_done += len(idx)
             bar.update(len(idx))
     bar.close()
+    return Collected(series, directions, used, frames_done, t_animate, mode)
+
+
+def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptions) -> ProtocolResult:
+    """Aggregate the per-frame series and compute the set metrics of one protocol."""
+    series, directions, pose_eval = collected.series, collected.directions, opts.compat == "pose_eval"
     results: Dict[str, Dict[str, Any]] = {}
     per_video_vals: Dict[str, Dict[str, float]] = {}
     for name, s in series.items():
         results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval,
                                                          n_boot=opts.n_boot, seed=opts.seed)
-    for m in used:
+    for m in collected.used:
         if isinstance(m, SetMetric):
+            intervals = _set_intervals(m, opts)
             for name, res in m.compute().items():
-                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res}
+                lo, hi = intervals.get(name, (math.nan, math.nan))
+                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res, "ci_low": lo,
+                                 "ci_high": hi, "n_boot": opts.n_boot if name in intervals else 0,
+                                 "ci_level": DEFAULT_LEVEL}
     per_video = []
     for video in dict.fromkeys(v for s in series.values() for v in s.videos):
-        row: Dict[str, Any] = {"protocol": protocol, "mode": mode, "video": video}
+        row: Dict[str, Any] = {"protocol": protocol, "mode": collected.mode, "video": video}
         row.update({name: vals.get(video, math.nan) for name, vals in per_video_vals.items()})
         per_video.append(row)
-    return ProtocolResult(results, per_video, frames_done, t_animate, mode, protocol)
+    return ProtocolResult(results, per_video, collected.frames, collected.animate_seconds, collected.mode, protocol)

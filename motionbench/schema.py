@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-__all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "WeightsConfig",
+__all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "CompareConfig", "WeightsConfig",
            "register_schemas"]
 
 
@@ -22,7 +22,7 @@ __all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateC
 class MethodConfig:
     name: str = MISSING
     preset: str = "auto"  # "auto": "<dataset>-<resolution>" if it exists, "tiny" on synthetic, else the default
-    checkpoint: Optional[str] = None  # path, "auto" (the committed synthetic checkpoint) or null (random init)
+    checkpoint: Optional[str] = None  # path, "auto" (committed synthetic checkpoint), "official:TAG" or null (random init)
     params: Dict[str, Any] = field(default_factory=dict)  # deep-merged over the preset (official names)
     presets: Dict[str, Any] = field(default_factory=dict)
     train_defaults: Dict[str, Any] = field(default_factory=dict)
@@ -85,6 +85,8 @@ class BenchmarkConfig:
     progress: bool = True
     n_boot: int = 1000  # bootstrap resamples of each metric's 95% interval over videos (0: none)
     options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
+    precision: str = "fp32"  # fp32 | bf16 | fp16: animate under autocast (metrics stay float32)
+    save_samples: int = 0  # write this many sample videos (source | driving | result) into <run dir>/samples
 
 
 @dataclass
@@ -113,6 +115,8 @@ class TrainConfig:
     augment: Dict[str, Any] = field(default_factory=lambda: {"flip": True, "time_flip": True, "jitter": 0.0})
     deterministic: bool = True
     ddp_backend: str = "auto"  # nccl on GPU, gloo on CPU
+    sync_bn: bool = False  # SyncBatchNorm across ranks (as the official FOMM); CUDA only
+    find_unused_parameters: bool = False  # DDP's unused-parameter search, for configs that skip parameters
 
 
 @dataclass
@@ -125,22 +129,37 @@ class AnimateConfig:
     max_frames: Optional[int] = None
     find_best_frame: bool = False
     batch_frames: int = 16
+    resolution: Optional[int] = None  # default: the checkpoint's training resolution (else dataset.resolution)
+    precision: str = "fp32"  # fp32 | bf16 | fp16 (autocast, where the method supports it)
+    progress: bool = True
+
+
+@dataclass
+class CompareConfig:
+    """``task=compare methods=[fomm,lia]``: source, driving, mode, resolution, ... come from ``animate``."""
+
+    output: str = "compare.mp4"  # beside it: <stem>_grid.png
+    checkpoints: Dict[str, str] = field(default_factory=dict)  # per method (default: its config's, usually auto)
+    grid_rows: int = 4
 
 
 @dataclass
 class WeightsConfig:
     verify: bool = True  # sha256 checks of pretrained weight files
+    download: bool = False  # fetch a missing official method checkpoint (method.checkpoint=official:TAG) first
 
 
 @dataclass
 class Config:
-    task: str = "benchmark"  # benchmark | animate | train | list | weights
+    task: str = "benchmark"  # benchmark | animate | train | compare | list | weights
     method: MethodConfig = field(default_factory=MethodConfig)
+    methods: Optional[List[str]] = None  # task=compare: the methods side by side
     dataset: Any = MISSING
     loss: Any = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     animate: AnimateConfig = field(default_factory=AnimateConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     list: str = "all"  # what `task=list` lists: methods | datasets | metrics | all

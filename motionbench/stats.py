@@ -10,11 +10,12 @@ interval contains 0 is reported as unresolved.
 from __future__ import annotations
 
 import math
-from typing import Dict, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["bootstrap_ci", "paired_bootstrap", "DEFAULT_N_BOOT", "DEFAULT_LEVEL"]
+__all__ = ["bootstrap_ci", "paired_bootstrap", "resample_groups", "percentile_interval", "DEFAULT_N_BOOT",
+           "DEFAULT_LEVEL"]
 
 DEFAULT_N_BOOT = 1000
 DEFAULT_LEVEL = 0.95
@@ -22,6 +23,27 @@ DEFAULT_LEVEL = 0.95
 
 def _indices(n_videos: int, n_boot: int, seed: int) -> np.ndarray:
     return np.random.default_rng([int(seed), 0xB007]).integers(0, n_videos, size=(int(n_boot), n_videos))
+
+
+def resample_groups(groups: Sequence[np.ndarray], n_boot: int, seed: int) -> List[np.ndarray]:
+    """``n_boot`` resamples of the groups (videos) with replacement, each as the concatenated members (rows)."""
+    idx = _indices(len(groups), n_boot, seed)
+    return [np.concatenate([groups[g] for g in sample]) for sample in idx]
+
+
+def percentile_interval(samples: np.ndarray, level: float = DEFAULT_LEVEL,
+                        estimate: Optional[float] = None) -> Tuple[float, float]:
+    """The central ``level`` percentile interval of bootstrap statistics (NaN samples ignored).
+
+    ``estimate`` given: the interval is shifted by the bootstrap's bias (mean of the samples − estimate).
+    Set statistics such as FID grow when a resample repeats frames (fewer distinct frames), so their
+    uncorrected bootstrap distribution can lie entirely above the estimate."""
+    samples = np.asarray(samples, np.float64)
+    lo, hi = _interval(samples, level)
+    if estimate is None or not math.isfinite(lo):
+        return lo, hi
+    bias = float(np.nanmean(samples)) - float(estimate)
+    return lo - bias, hi - bias
 
 
 def _interval(samples: np.ndarray, level: float) -> Tuple[float, float]:

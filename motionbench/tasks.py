@@ -15,9 +15,10 @@ from omegaconf import DictConfig, OmegaConf
 from . import __version__
 from .build import build_dataset, build_model, resolve_device, to_dict
 from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
+from .distributed_eval import eval_context, run_benchmark_sharded
 from .leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from .results import PROTOCOL_VERSION, markdown_table, write_json_atomic, write_text_atomic
-from .runner import BenchmarkOptions, run_benchmark
+from .results import ResultRecord, markdown_table, write_text_atomic
+from .runner import BenchmarkOptions
 
 log = logging.getLogger("motionbench")
 
@@ -90,43 +91,56 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
     b = cfg.benchmark
     if b.compat not in ("default", "pose_eval"):
         raise ValueError(f"benchmark.compat must be 'default' or 'pose_eval', got '{b.compat}'")
-    device = resolve_device(cfg.device)
+    ctx, device = eval_context(resolve_device(cfg.device))  # under torchrun: this rank's device
     check_leaderboard_writable(b.leaderboard)  # refused before the run, not after it
     torch.manual_seed(b.seed)
     dataset = build_dataset(cfg.dataset)
     dataset.videos(b.split)  # validate the data first: a missing root is the first thing a user must fix
-    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution)
+    model, ckpt = build_model(cfg.method, dataset.name, dataset.resolution, cfg.weights.download, cfg.weights.verify)
+    model.to(device)
+    if b.precision != "fp32":  # rows of another precision stay apart on the leaderboard: the tag says it
+        ckpt["tag"] = f"{ckpt['tag']}@{b.precision}"
     metrics = _metric_objects(cfg, dataset, device)
     opts = BenchmarkOptions(protocols=list(b.protocols), split=b.split, max_videos=b.max_videos,
                             max_frames=b.max_frames, num_pairs=b.num_pairs, batch_frames=b.batch_frames,
                             same_mode=b.same_mode, cross_mode=b.cross_mode, compat=b.compat, seed=b.seed,
                             progress=b.progress, n_boot=b.n_boot)
-    results = run_benchmark(model, dataset, metrics, opts, device)
+    with model.precision(b.precision):
+        results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
+    if results is None:  # a torchrun rank other than 0: rank 0 gathered its share and writes the results
+        return {}
     _require_defined(results)
     wall = time.perf_counter() - t_start
     frames = sum(r.frames for r in results.values())
     anim_s = sum(r.animate_seconds for r in results.values())
-    record = {
-        "protocol_version": PROTOCOL_VERSION,
-        "method": cfg.method.name,
-        "checkpoint": {**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
-        "dataset": dataset.describe() | {"name": dataset.name},
-        "benchmark": {"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
-                      "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                      "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95},
-        "results": {p: r.metrics for p, r in results.items()},
-        "protocols": {p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
-        "metric_settings": {m.name: m.settings() for m in metrics},
-        "seeds": {"benchmark": b.seed},
-        "frames": frames,
-        "wall_time_s": wall,
-        "animate_frames_per_s": frames / anim_s if anim_s > 0 else None,
-        "run_dir": str(run_dir),
-        "provenance": provenance(device),
-        "config": OmegaConf.to_container(cfg, resolve=True),
-    }
+    record = ResultRecord(
+        method=cfg.method.name,
+        checkpoint={**ckpt, "tag": b.checkpoint_tag or ckpt["tag"]},
+        dataset=dataset.describe() | {"name": dataset.name},
+        benchmark={"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
+                   "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
+                   "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95, "precision": b.precision},
+        results={p: r.metrics for p, r in results.items()},
+        protocols={p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
+        metric_settings={m.name: m.settings() for m in metrics},
+        seeds={"benchmark": b.seed},
+        frames=frames,
+        processes=ctx.world_size,
+        wall_time_s=wall,
+        animate_frames_per_s=frames / anim_s if anim_s > 0 else None,
+        run_dir=str(run_dir),
+        provenance=provenance(device),
+        config=OmegaConf.to_container(cfg, resolve=True),
+    )
+    if b.save_samples:
+        from .compare_task import save_sample_videos
+
+        with model.precision(b.precision):
+            record.samples = [str(p) for p in save_sample_videos(
+                model, dataset, b.save_samples, run_dir / "samples", b.split, b.same_mode, b.batch_frames,
+                b.max_frames, device, label=f"{model.name}\n{record.checkpoint['tag']}")]
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(run_dir / "results.json", record)
+    record.write(run_dir / "results.json")
     per_video = [row for r in results.values() for row in r.per_video]
     _write_per_video(run_dir / "per_video.csv", per_video)
     board = append_leaderboard(Path(b.leaderboard), leaderboard_rows(record, per_video))
@@ -136,8 +150,8 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         print()
     print(leaderboard_summary(board, dataset.name))
     print(f"results: {run_dir / 'results.json'}\nleaderboard: {board}\n"
-          f"wall time {wall:.1f} s, {record['animate_frames_per_s'] or 0:.1f} animated frames/s")
-    return record
+          f"wall time {wall:.1f} s, {record.animate_frames_per_s or 0:.1f} animated frames/s")
+    return record.to_json()
 
 
 def _require_defined(results) -> None:
@@ -201,13 +215,27 @@ def list_task(what: str = "all") -> str:
 
 def weights_task() -> str:
     """Every pretrained weight file motionbench knows: where it must be, present?, source."""
-    import motionbench.metrics  # noqa: F401  (registers the metrics' weight files)
     from .weights import describe_all
 
     rows = describe_all()
-    lines = ["| name | present | path | used by | source |", "|---|---|---|---|---|"]
+    lines = ["## metric and loss networks\n", "| name | present | path | used by | source |", "|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['name']} | {r['present']} | {r['path']} | {r['used_by']} | {r['source']} |")
     lines.append("\nNothing is downloaded at run time: place missing files at the paths shown "
                  "(TORCH_HOME moves the torch hub cache).")
+    return "\n".join(lines) + "\n\n" + official_table()
+
+
+def official_table() -> str:
+    """The official method checkpoints (:mod:`motionbench.pretrained`) as a markdown table."""
+    from .pretrained import describe_official
+
+    lines = ["## official method checkpoints (method=M method.checkpoint=official:TAG, "
+             "or create_animator(M, pretrained=TAG))\n",
+             "| method | checkpoint | present | path | trained on | preset | source |", "|---|---|---|---|---|---|---|"]
+    for r in describe_official():
+        lines.append(f"| {r['method']} | {r['checkpoint']} | {r['present']} | {r['path']} | {r['trained_on']} | "
+                     f"{r['preset']} | {r['source']} |")
+    lines.append("\nPlace a missing file at its path (the name as published), or pass weights.download=true where "
+                 "the source is a direct download.")
     return "\n".join(lines)

@@ -40,7 +40,7 @@ def _cli(argv, tmp_path, monkeypatch, capsys):
 # (overrides, what the one line must say) -- composition and value errors, all caught before any work
 CONFIG_CASES = [
     (["benchmark.seeed=1"], r"unknown config key 'benchmark\.seeed'; did you mean 'benchmark\.seed'\?"),
-    (["methd=fomm"], r"unknown config key 'methd'; did you mean 'method'\?"),
+    (["methd=fomm"], r"unknown config key 'methd'; did you mean 'method'"),
     (["dataset.identities.tset=2"], r"'dataset\.identities\.tset'; did you mean 'dataset\.identities\.test'"),
     (["benchmark.seed=abc"], r"benchmark\.seed=abc: .*could not be converted to an integer"),
     (["train=bogus"], r"Could not find 'train/bogus'"),

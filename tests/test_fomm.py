@@ -148,7 +148,7 @@ def test_official_checkpoint_errors_name_keys(fixture, tmp_path):
     gen["first.conv.weight_renamed"] = gen.pop("first.conv.weight")
     bad = tmp_path / "bad.pth.tar"
     torch.save({"generator": gen, "kp_detector": fixture["kp_detector"]}, bad)
-    with pytest.raises(CheckpointError, match=r"missing keys: first\.conv\.weight.*unexpected keys: first\.conv\.weight_renamed"):
+    with pytest.raises(CheckpointError, match=r"missing keys: generator\.first\.conv\.weight.*unexpected keys: generator\.first\.conv\.weight_renamed"):
         motionbench.create_animator("fomm", checkpoint=str(bad), **fixture["config"])
     # a file for another architecture (the tiny fixture loaded as vox-256) names shape mismatches
     good = tmp_path / "good.pth.tar"

@@ -34,7 +34,7 @@ def test_animate_contract(name):
     model = build(name).eval()
     src, drv = clip()
     with torch.inference_mode():
-        modes = ["absolute"] + (["relative"] if model.capabilities.relative else [])
+        modes = ["absolute"] + (["relative"] if model.capabilities.relative else []) + (["avd"] if model.capabilities.avd else [])
         for mode in modes:
             out = model.animate(src, drv, mode=mode)
             assert out.shape == drv.shape, (mode, out.shape)

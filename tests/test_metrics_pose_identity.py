@@ -112,7 +112,9 @@ def test_color_histogram_hand_computed_and_pose_invariant():
 
 def test_default_synthetic_metrics_need_no_weights(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # an empty cache
-    pytest.importorskip("motionbench.data.markers")
-    ms = build_metrics(["l1", "psnr", "ssim", "akd", "aed"], MetricContext(dataset="synthetic"))
-    assert [m.name for m in ms] == ["l1", "psnr", "ssim", "akd", "aed"]
-    assert ms[3].settings()["extractor"] == "markers" and ms[4].settings()["embedder"] == "color_histogram"
+    from motionbench.metrics import default_metrics
+
+    ms = build_metrics(default_metrics("synthetic"), MetricContext(dataset="synthetic"))
+    assert [m.name for m in ms] == ["l1", "psnr", "ssim", "fg", "akd", "aed"]
+    # the shipped puppet pose detector, not a downloaded file
+    assert ms[4].settings()["extractor"] == "puppet_pose" and ms[5].settings()["embedder"] == "color_histogram"

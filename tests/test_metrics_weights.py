@@ -76,31 +76,10 @@ def test_lpips_equals_reference_package(torch_home):
 
 
 def _random_fid_inception_state():
-    """State dict of pytorch-fid's FID Inception architecture with default (random) init."""
-    import pytorch_fid.inception as pfi
+    """State dict of pytorch-fid's FID Inception architecture, random but informative (motionbench.testing)."""
+    from motionbench.testing import random_fid_inception_state
 
-    captured = {}
-    orig_load, orig_url = torch.nn.Module.load_state_dict, pfi.load_state_dict_from_url
-    torch.nn.Module.load_state_dict = lambda self, sd, *a, **k: captured.setdefault("m", self)
-    pfi.load_state_dict_from_url = lambda *a, **k: {}
-    try:
-        torch.manual_seed(0)
-        pfi.fid_inception_v3()
-    finally:
-        torch.nn.Module.load_state_dict, pfi.load_state_dict_from_url = orig_load, orig_url
-    sd = captured["m"].state_dict()
-    for k, v in sd.items():  # He-initialised convs and near-identity BatchNorms keep the features informative
-        if k.endswith("conv.weight"):
-            sd[k] = torch.randn_like(v) * (2.0 / v[0].numel()) ** 0.5
-        elif k.endswith("running_var"):
-            sd[k] = 0.8 + 0.4 * torch.rand_like(v)
-        elif k.endswith("running_mean"):
-            sd[k] = 0.05 * torch.randn_like(v)
-        elif k.endswith("bn.weight"):
-            sd[k] = torch.ones_like(v)
-        elif k.endswith("bn.bias"):
-            sd[k] = 0.05 * torch.randn_like(v)
-    return sd
+    return random_fid_inception_state(0)
 
 
 def test_fid_inception_equals_pytorch_fid(torch_home):

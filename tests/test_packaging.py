@@ -29,7 +29,8 @@ def test_wheel_contains_methods_and_configs(tmp_path):
     for expected in ("motionbench/methods/fomm/animator.py", "motionbench/methods/lia/animator.py",
                      "motionbench/methods/baselines/identity.py", "motionbench/conf/config.yaml",
                      "motionbench/conf/dataset/synthetic.yaml", "motionbench/conf/method/fomm.yaml",
-                     "motionbench/conf/loss_for_dataset/synthetic.yaml", "motionbench/__main__.py"):
+                     "motionbench/conf/loss_for_dataset/synthetic.yaml", "motionbench/__main__.py",
+                     "motionbench/metrics/weights/puppet_pose-v1.pt"):  # the shipped pose detector
         assert expected in names, expected
     assert not any(n.startswith(("methods/", "conf/", "tests/")) for n in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))

@@ -40,3 +40,25 @@ def test_concurrent_appends_keep_every_row(tmp_path):
 def test_json_nan_becomes_null(tmp_path):
     write_json_atomic(tmp_path / "r.json", {"a": float("nan"), "b": [1.0, float("inf")]})
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": None, "b": [1.0, None]}
+
+
+def test_result_record_round_trip_and_schema_errors(tmp_path):
+    import pytest
+
+    from motionbench.results import SCHEMA_VERSION, ResultRecord
+
+    rec = ResultRecord(method="m", checkpoint={"tag": "t", "sha256": None}, dataset={"name": "synthetic"},
+                       benchmark={"compat": "default", "same_mode": "absolute", "cross_mode": "relative"},
+                       results={"same_identity": {"l1": {"value": float("nan"), "higher_is_better": False, "n": 0}}},
+                       protocols={"same_identity": {"protocol": "same_identity", "mode": "absolute", "frames": 3}},
+                       metric_settings={}, seeds={"benchmark": 0}, frames=3, wall_time_s=1.0,
+                       animate_frames_per_s=None, run_dir="r", provenance={}, config={})
+    path = rec.write(tmp_path / "results.json")
+    data = json.loads(path.read_text())
+    assert data["schema_version"] == SCHEMA_VERSION and data["results"]["same_identity"]["l1"]["value"] is None
+    back = ResultRecord.read(path)
+    assert back.method == "m" and back.mode("same_identity") == "absolute" and back.samples == []
+    with pytest.raises(ValueError, match="missing \\['wall_time_s'\\], unknown \\['extra'\\]"):
+        ResultRecord.from_json({**{k: v for k, v in data.items() if k != "wall_time_s"}, "extra": 1})
+    with pytest.raises(ValueError, match="schema_version 99"):
+        ResultRecord.from_json({**data, "schema_version": 99})

@@ -11,7 +11,8 @@ import torch.nn.functional as F
 import yaml
 
 from motionbench.data.base import DatasetError, Pair
-from motionbench.data.markers import MARKER_COLORS, MAX_BODY_CHROMA, NUM_KEYPOINTS, MarkerDetector
+from motionbench.data.markers import MARKER_COLORS, MAX_BODY_CHROMA, NUM_KEYPOINTS
+from motionbench.metrics.markers import MarkerDetector
 from motionbench.data.synthetic import SyntheticDataset
 from motionbench.registries import DATASETS, KEYPOINT_EXTRACTORS
 

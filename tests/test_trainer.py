@@ -110,13 +110,28 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     assert list((tmp_path / "ref" / "samples").glob("*.png"))  # the final sample grid
 
 
-def test_ddp_two_processes_gloo_replicas_identical(tmp_path):
+def test_ddp_two_processes_gloo_replicas_identical_and_equal_single_process(tmp_path):
+    """torchrun, 2 gloo processes, DistributedDataParallel on the G and D steps (GAN + R1): the replicas end
+    identical (parameters and buffers), and without BatchNorm (whose statistics are per-rank) the result
+    equals one process trained on the same global batches."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(TESTS))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
-           str(TESTS / "ddp_worker.py"), str(tmp_path)]
+           str(TESTS / "ddp_worker.py"), str(tmp_path / "ddp")]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]
-    s0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
-    s1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
-    for k in s0:
-        assert torch.equal(s0[k], s1[k]), k
+    single = subprocess.run([sys.executable, str(TESTS / "ddp_worker.py"), str(tmp_path / "one"), "single"],
+                            env=env, capture_output=True, text=True, timeout=300)
+    assert single.returncode == 0, single.stderr[-3000:]
+    for name in ("bn", "plain"):
+        s0 = torch.load(tmp_path / "ddp" / f"{name}-rank0.pt", weights_only=True)
+        s1 = torch.load(tmp_path / "ddp" / f"{name}-rank1.pt", weights_only=True)
+        assert s0.keys() == s1.keys()
+        for k in s0:
+            assert torch.equal(s0[k], s1[k]), (name, k)
+    ref = torch.load(tmp_path / "one" / "plain-rank0.pt", weights_only=True)
+    init = torch.load(tmp_path / "one" / "plain-init.pt", weights_only=True)
+    ddp = torch.load(tmp_path / "ddp" / "plain-rank0.pt", weights_only=True)
+    for k in ref:
+        torch.testing.assert_close(ddp[k], ref[k], rtol=1e-5, atol=1e-6)
+    assert max((ddp[k] - init[k]).abs().max().item() for k in ddp) > 1e-4  # the steps did train
+    assert [p.name for p in (tmp_path / "ddp" / "plain" / "checkpoints").iterdir()] == ["step-00000003.pt"]

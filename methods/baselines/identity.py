@@ -19,7 +19,7 @@ from motionbench.animator import Animator, Capabilities, SourceState
 
 class IdentityAnimator(Animator):
     name = "identity"
-    capabilities = Capabilities(relative=True, trainable=False, floor=True)
+    capabilities = Capabilities(relative=True, trainable=False, floor=True, half_precision=True)
 
     def encode_source(self, source: Tensor) -> SourceState:
         return {"source": source}
@@ -31,7 +31,7 @@ class IdentityAnimator(Animator):
 
 class CopyDrivingAnimator(Animator):
     name = "copy_driving"
-    capabilities = Capabilities(relative=True, trainable=False, floor=True)
+    capabilities = Capabilities(relative=True, trainable=False, floor=True, half_precision=True)
 
     def encode_source(self, source: Tensor) -> SourceState:
         return {}

@@ -41,7 +41,8 @@ __all__ = ["CrossTrainAnimator"]
 
 class CrossTrainAnimator(Animator):
     name = "crosstrain"
-    capabilities = Capabilities(relative=False, trainable=True, adversarial=True, checkpoint_formats=("motionbench",))
+    capabilities = Capabilities(relative=False, trainable=True, adversarial=True, checkpoint_formats=("motionbench",),
+                                half_precision=True)
     training_inputs = ("source", "driving", "other")
     default_preset = "128"
     gan_defaults = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}

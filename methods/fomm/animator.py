@@ -18,13 +18,13 @@ driving frames in batches of ``chunk_size`` (B×T flattened) under ``torch.infer
 """
 from __future__ import annotations
 
-import os
-from typing import Any, Dict, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
 
-from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState, deep_merge
+from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.inference import ChunkedInference
 
 from . import losses as fomm_losses
 from .discriminator import MultiScaleDiscriminator
@@ -36,11 +36,15 @@ __all__ = ["FOMMAnimator"]
 
 
 
-class FOMMAnimator(Animator):
+class FOMMAnimator(ChunkedInference, Animator):
     name = "fomm"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "fomm-official"))
+                                checkpoint_formats=("motionbench", "fomm-official"), half_precision=True)
     default_preset = "vox-256"
+    #: official ``*.pth.tar``: ``generator`` and ``kp_detector`` (strict), ``discriminator`` when present and
+    #: the config has one; optimisers and ``epoch`` are ignored (motionbench.checkpoint)
+    official_entries = ("generator", "kp_detector")
+    official_optional = ("discriminator.",)
 
     def __init__(self, common_params: Mapping[str, Any], kp_detector_params: Mapping[str, Any],
                  generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
@@ -60,18 +64,9 @@ class FOMMAnimator(Animator):
         if unknown:
             raise ValueError(f"unknown normalization_params {sorted(unknown)} (known: {sorted(DEFAULT_NORMALIZATION)})")
         self.normalization = dict(DEFAULT_NORMALIZATION, **dict(normalization_params or {}))
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.chunk_size = int(chunk_size)
-        self.channels_last = bool(channels_last)
+        self.init_inference(chunk_size, channels_last)
 
     # ------------------------------------------------------------------ inference
-    def _fmt(self, images: Tensor) -> Tensor:
-        """NHWC copy of B×C×H×W images for inference when ``channels_last`` (convs then stay NHWC)."""
-        if self.channels_last and not self.training:
-            return images.contiguous(memory_format=torch.channels_last)
-        return images
-
     def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
         """``{"value": B×K×2 (x, y) in [-1, 1], "jacobian": B×K×2×2}`` for B×3×H×W images in [0, 1]."""
         with self._no_grad_ctx():
@@ -150,32 +145,3 @@ class FOMMAnimator(Animator):
         if self.discriminator is None:
             raise NotImplementedError("this FOMM config has no discriminator_params")
         return fomm_losses.discriminator_logits(self, images, generated)
-
-    # ------------------------------------------------------------------ checkpoints
-    @classmethod
-    def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None, **overrides: Any
-                        ) -> "FOMMAnimator":
-        """Official ``*.pth.tar`` (``generator``, ``kp_detector``, optional ``discriminator``, optimisers,
-        ``epoch``) built from ``preset`` (default vox-256) + ``overrides``; else a motionbench checkpoint.
-        The model is returned in eval mode.
-
-        Every part present in the file is loaded strictly; a part that does not fit raises
-        :class:`CheckpointError` naming the missing / unexpected / mis-shaped keys.
-        """
-        data = cls.load_file(path)
-        if data.get("format") == CHECKPOINT_FORMAT or not ("generator" in data or "kp_detector" in data):
-            return super().from_checkpoint(path, preset=preset, **overrides).eval()
-        absent = [k for k in ("generator", "kp_detector") if not isinstance(data.get(k), Mapping)]
-        if absent:
-            raise CheckpointError(f"checkpoint {path}: official FOMM layout without {', '.join(absent)} "
-                                  f"(top-level keys: {', '.join(map(str, data))})")
-        presets = cls.presets()
-        name = preset or cls.default_preset
-        if name not in presets:
-            raise CheckpointError(f"checkpoint {path}: unknown FOMM preset '{name}' (known: {', '.join(sorted(presets))})")
-        model = cls(**deep_merge(presets[name], overrides))
-        model.load_state_dict_checked(data["generator"], path, module=model.generator)
-        model.load_state_dict_checked(data["kp_detector"], path, module=model.kp_detector)
-        if isinstance(data.get("discriminator"), Mapping) and model.discriminator is not None:
-            model.load_state_dict_checked(data["discriminator"], path, module=model.discriminator)
-        return model.eval()

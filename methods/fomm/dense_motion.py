@@ -7,23 +7,27 @@ False is what the unmodified official code does on torch ≥ 1.3.
 """
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from motionbench.nn.blocks import AntiAliasInterpolation2d, Hourglass, kp2gaussian, make_coordinate_grid
+from motionbench.nn.tps import transform_grid
 
 __all__ = ["DenseMotionNetwork", "sparse_motions"]
 
 KP = Dict[str, Tensor]
 
 
-def sparse_motions(spatial_size: Sequence[int], kp_driving: KP, kp_source: KP) -> Tensor:
+def sparse_motions(spatial_size: Sequence[int], kp_driving: KP, kp_source: KP, revert_axis_swap: bool = False,
+                   bg_params: Optional[Tensor] = None) -> Tensor:
     """Eq. 4: T_k(z) = kp_s + J_s J_d⁻¹ (z − kp_d) for each keypoint, plus the identity (background).
 
-    Returns B×(K+1)×H×W×2 sampling grids (driving → source coordinates).
+    Returns B×(K+1)×H×W×2 sampling grids (driving → source coordinates). MRAA options: ``revert_axis_swap``
+    multiplies J_s J_d⁻¹ by the sign of its [0, 0] element (undoes SVD axis swaps); ``bg_params`` (B×3×3)
+    moves the background grid.
     """
     h, w = int(spatial_size[0]), int(spatial_size[1])
     value_d, value_s = kp_driving["value"], kp_source["value"]
@@ -32,9 +36,14 @@ def sparse_motions(spatial_size: Sequence[int], kp_driving: KP, kp_source: KP) -
     grid = identity - value_d.view(bs, num_kp, 1, 1, 2)
     if "jacobian" in kp_driving:
         jacobian = torch.matmul(kp_source["jacobian"], torch.inverse(kp_driving["jacobian"]))
+        if revert_axis_swap:
+            jacobian = jacobian * torch.sign(jacobian[:, :, 0:1, 0:1])
         grid = torch.matmul(jacobian[:, :, None, None], grid.unsqueeze(-1)).squeeze(-1)
     driving_to_source = grid + value_s.view(bs, num_kp, 1, 1, 2)
-    return torch.cat([identity.expand(bs, 1, h, w, 2), driving_to_source], dim=1)
+    background = identity.expand(bs, 1, h, w, 2)
+    if bg_params is not None:
+        background = transform_grid(background, bg_params)
+    return torch.cat([background, driving_to_source], dim=1)
 
 
 class DenseMotionNetwork(nn.Module):
@@ -42,9 +51,10 @@ class DenseMotionNetwork(nn.Module):
 
     def __init__(self, block_expansion: int, num_blocks: int, max_features: int, num_kp: int, num_channels: int,
                  estimate_occlusion_map: bool = False, scale_factor: float = 1, kp_variance: float = 0.01,
-                 align_corners: bool = True) -> None:
+                 align_corners: bool = True, use_deformed_source: bool = True) -> None:
         super().__init__()
-        self.hourglass = Hourglass(block_expansion=block_expansion, in_features=(num_kp + 1) * (num_channels + 1),
+        in_features = (num_kp + 1) * (num_channels * int(use_deformed_source) + 1)  # heatmaps (+ deformed sources)
+        self.hourglass = Hourglass(block_expansion=block_expansion, in_features=in_features,
                                    max_features=max_features, num_blocks=num_blocks)
         self.mask = nn.Conv2d(self.hourglass.out_filters, num_kp + 1, kernel_size=(7, 7), padding=(3, 3))
         self.occlusion = (nn.Conv2d(self.hourglass.out_filters, 1, kernel_size=(7, 7), padding=(3, 3))

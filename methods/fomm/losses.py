@@ -11,13 +11,12 @@ real driving frames vs predictions, no terms when ``generator_gan`` is 0).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-import torch
 from torch import Tensor
 
 from motionbench.nn.losses import ImagePyramid, feature_matching_loss, gan_g_loss
-from motionbench.nn.tps import RandomTPS
+from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import FOMMAnimator
@@ -25,7 +24,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["generator_losses", "discriminator_logits"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
-DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
 
 
 def _layer_weights(value: Any, n: int) -> List[float]:
@@ -80,25 +78,18 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
             losses["feature_matching"] = sum(
                 feature_matching_loss(maps_real["feature_maps_" + s], maps_fake["feature_maps_" + s], fm) for s in scales)
 
-    eq_value = float(cfg.get("equivariance_value", 0))
-    eq_jacobian = float(cfg.get("equivariance_jacobian", 0))
-    if eq_value + eq_jacobian != 0:
-        params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
-        transform = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, **params)
-        transformed_frame = transform.transform_frame(driving, align_corners=model.align_corners)
-        transformed_kp = model.kp_detector(transformed_frame)
-        generated["transformed_frame"] = transformed_frame
-        if eq_value != 0:
-            value = torch.abs(kp_driving["value"] - transform.warp_coordinates(transformed_kp["value"])).mean()
-            losses["equivariance_value"] = eq_value * value
-        if eq_jacobian != 0:
-            if "jacobian" not in kp_driving:
-                raise ValueError("equivariance_jacobian needs common_params.estimate_jacobian: true")
-            jacobian_transformed = torch.matmul(transform.jacobian(transformed_kp["value"]), transformed_kp["jacobian"])
-            value = torch.matmul(torch.inverse(kp_driving["jacobian"]), jacobian_transformed)
-            eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
-            losses["equivariance_jacobian"] = eq_jacobian * torch.abs(eye - value).mean()
+    losses.update(keypoint_equivariance(model, driving, kp_driving["value"], kp_driving.get("jacobian"), cfg))
     return losses, generated
+
+
+def keypoint_equivariance(model: Any, driving: Tensor, value: Tensor, jacobian: Optional[Tensor],
+                          cfg: Mapping[str, Any]) -> Dict[str, Tensor]:
+    """FOMM's equivariance terms for any model with a FOMM keypoint detector (FOMM, LWGAN)."""
+    def detect(frames: Tensor):
+        kp = model.kp_detector(frames)
+        return kp["value"], kp.get("jacobian")
+
+    return equivariance_losses(detect, driving, value, jacobian, cfg, align_corners=model.align_corners)
 
 
 def discriminator_logits(model: "FOMMAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:

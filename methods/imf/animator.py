@@ -44,7 +44,7 @@ DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
 class IMFAnimator(Animator):
     name = "imf"
-    capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
+    capabilities = Capabilities(relative=True, trainable=True, adversarial=True, half_precision=True)
     default_preset = "256"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "hinge"}
 

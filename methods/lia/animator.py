@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
+from motionbench.checkpoint import is_official, load_official
 from motionbench.nn.losses import gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
@@ -57,8 +58,11 @@ def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
 class LIAAnimator(Animator):
     name = "lia"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
-                                checkpoint_formats=("motionbench", "lia-official"))
+                                checkpoint_formats=("motionbench", "lia-official"), half_precision=True)
     default_preset = "256"
+    #: official files: ``gen`` (strict), ``dis`` when present and the config has a discriminator
+    official_entries = ("gen",)
+    official_optional = ("discriminator.",)
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
     # the official forward never uses to_rgb1 and never passes noise to NoiseInjection (sizes up to 1024)
     unused_parameters = ("generator.dec.to_rgb1.", "generator.dec.conv1.noise.",
@@ -193,17 +197,20 @@ class LIAAnimator(Animator):
         motionbench checkpoint. The network shape is read off the file; ``overrides`` win over it."""
         with torch.serialization.safe_globals([argparse.Namespace]):  # the official trainer pickles its args
             data = cls.load_file(path)
-        if "gen" not in data:
+        if not is_official(cls, data):
             return super().from_checkpoint(path, preset=preset, **overrides)
         gen = data["gen"]
         if not isinstance(gen, Mapping):
             raise CheckpointError(f"checkpoint {path}: 'gen' is a {type(gen).__name__}, not a state dict")
-        base = cls.presets().get(preset or cls.default_preset, {})
         if preset is not None and preset not in cls.presets():
-            raise KeyError(f"method '{cls.name}' has no preset '{preset}'")
-        config = deep_merge(deep_merge(base, infer_official_config(gen)), overrides)
-        model = cls(**config)
-        model.load_state_dict_checked(gen, path, module=model.generator)
-        if model.discriminator is not None and isinstance(data.get("dis"), Mapping):
-            model.load_state_dict_checked(data["dis"], path, module=model.discriminator)
-        return model
+            raise CheckpointError(f"checkpoint {path}: unknown LIA preset '{preset}' "
+                                  f"(known: {', '.join(sorted(cls.presets()))})")
+        base = cls.presets().get(preset or cls.default_preset, {})
+        return load_official(cls(**deep_merge(deep_merge(base, infer_official_config(gen)), overrides)), path, data)
+
+    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """``gen`` → ``generator.*``; ``dis`` → ``discriminator.*`` (when both exist)."""
+        state = {f"generator.{k}": v for k, v in data["gen"].items()}
+        if self.discriminator is not None and isinstance(data.get("dis"), Mapping):
+            state.update({f"discriminator.{k}": v for k, v in data["dis"].items()})
+        return state

@@ -35,7 +35,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState, deep_merge
+from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState
+from motionbench.checkpoint import build_official
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork
 from motionbench.methods.fomm.keypoint_detector import KPDetector
 from motionbench.methods.fomm.normalize import DEFAULT_NORMALIZATION, movement_scale, normalize_kp
@@ -53,8 +54,10 @@ FLOWS = ("keypoints", "external")
 class LWGANAnimator(Animator):
     name = "lwgan"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
-                                checkpoint_formats=("motionbench", "lwgan-official"))
+                                checkpoint_formats=("motionbench", "lwgan-official"), half_precision=True)
     default_preset = "256"
+    #: an official ``*_G.pth`` holds only the generator (motionbench.checkpoint)
+    official_optional = ("discriminator.", "kp_detector.", "dense_motion_network.")
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
 
     def __init__(self, generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
@@ -257,19 +260,17 @@ class LWGANAnimator(Animator):
         """
         data = cls.load_file(path)
         if data.get("format") == CHECKPOINT_FORMAT:
-            return super().from_checkpoint(path, preset=preset, **overrides).eval()
-        state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in data.items()}
-        if not any(k.startswith("bg_model.") for k in state):
-            hint = " (this looks like the official discriminator file *_D.pth)" if "model.0.weight" in state else ""
+            return super().from_checkpoint(path, preset=preset, **overrides)
+        if not any(str(k).startswith(("bg_model.", "module.bg_model.")) for k in data):
+            hint = " (this looks like the official discriminator file *_D.pth)" if "model.0.weight" in data else ""
             raise CheckpointError(f"checkpoint {path}: neither a motionbench checkpoint nor an official LWGAN "
                                   f"generator state dict{hint}; top-level keys: {', '.join(map(str, list(data)[:8]))}")
-        presets = cls.presets()
-        name = preset or cls.default_preset
-        if name not in presets:
-            raise CheckpointError(f"checkpoint {path}: unknown LWGAN preset '{name}' (known: {', '.join(sorted(presets))})")
-        model = cls(**deep_merge(presets[name], overrides))
-        model.load_state_dict_checked(state, path, module=model.generator)
+        model = build_official(cls, path, data, preset, overrides)
         if model.kp_detector is not None:
             log.warning("official LWGAN generator loaded from %s; its keypoint/dense-motion estimator is untrained "
                         "(the official model used SMPL flows): fine-tune before benchmarking", path)
-        return model.eval()
+        return model
+
+    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
+        """A plain ``G.state_dict()`` (``module.`` prefixes of DataParallel removed) → ``generator.*``."""
+        return {"generator." + (k[len("module."):] if k.startswith("module.") else k): v for k, v in data.items()}

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.nn.losses import gan_g_loss
-from motionbench.nn.tps import RandomTPS
+from motionbench.methods.fomm.losses import keypoint_equivariance
 
 from .generator import erode
 
@@ -36,7 +36,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["generator_losses", "lsgan_d_loss", "discriminator_logits", "forward_train"]
 
 DEFAULT_PERCEPTUAL = (10 / 32, 10 / 16, 10 / 8, 10 / 4, 10)
-DEFAULT_TRANSFORM = {"sigma_affine": 0.05, "sigma_tps": 0.005, "points_tps": 5}
 
 
 def forward_train(model: "LWGANAnimator", source: Tensor, driving: Tensor) -> Dict[str, Tensor]:
@@ -99,30 +98,8 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     if gen_gan and model.discriminator is not None:
         kind = str(model.gan_setting(cfg, "gan_kind"))
         losses["gen_gan"] = gen_gan * _g_adv(discriminator_logits(model, gen["prediction"], gen)[0], kind)
-    losses.update(_equivariance(model, driving, gen, cfg))
+    losses.update(keypoint_equivariance(model, driving, gen["kp_driving_value"], gen.get("kp_driving_jacobian"), cfg))
     return losses, gen
-
-
-def _equivariance(model: "LWGANAnimator", driving: Tensor, gen: Mapping[str, Tensor], cfg: Mapping[str, Any]
-                  ) -> Dict[str, Tensor]:
-    """FOMM's keypoint equivariance under a random affine + TPS warp (values and Jacobians)."""
-    w_value, w_jac = float(cfg.get("equivariance_value", 0)), float(cfg.get("equivariance_jacobian", 0))
-    if not (w_value or w_jac):
-        return {}
-    params = dict(DEFAULT_TRANSFORM, **dict(cfg.get("transform_params") or {}))
-    tr = RandomTPS(driving.shape[0], device=driving.device, dtype=driving.dtype, **params)
-    kp_t = model.kp_detector(tr.transform_frame(driving, align_corners=model.align_corners))
-    out = {}
-    if w_value:
-        out["equivariance_value"] = w_value * (gen["kp_driving_value"] - tr.warp_coordinates(kp_t["value"])).abs().mean()
-    if w_jac:
-        if "kp_driving_jacobian" not in gen:
-            raise ValueError("equivariance_jacobian needs common_params.estimate_jacobian: true")
-        jt = torch.matmul(tr.jacobian(kp_t["value"]), kp_t["jacobian"])
-        value = torch.matmul(torch.inverse(gen["kp_driving_jacobian"]), jt)
-        eye = torch.eye(2, dtype=value.dtype, device=value.device).view(1, 1, 2, 2)
-        out["equivariance_jacobian"] = w_jac * (eye - value).abs().mean()
-    return out
 
 
 def lsgan_d_loss(real: Tensor, fake: Tensor, real_label: float = 1.0) -> Tensor:

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .base import (FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext, MetricError,
-                   SetMetric)
+from .base import (FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext,
+                   MetricError, SetMetric)
 
 __all__ = ["FrameBatch", "FrameMetric", "IdentityEmbedder", "KeypointExtractor", "Metric", "MetricContext",
            "MetricError", "SetMetric", "build_metrics", "default_metrics", "metric_outputs", "FACE_DATASETS"]
-
-#: datasets whose default keypoint extractor / identity embedder is the face one
-FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 
 
 def default_metrics(dataset_kind: str) -> List[str]:

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Dict, Mapping, Optional
+from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
+__all__ = ["FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
            "IdentityEmbedder"]
+
+
+#: datasets whose default keypoint extractor / identity embedder is the face one
+FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 
 
 class MetricError(RuntimeError):
@@ -96,6 +100,22 @@ class SetMetric(Metric):
     @abc.abstractmethod
     def compute(self) -> Dict[str, Dict[str, Any]]:
         """``{output: {"value": float, "n": int, ...extra like "std"}}`` over everything accumulated."""
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Percentile interval of each output over videos (resampled with replacement, seeded).
+
+        Set metrics say how to recompute themselves on resampled videos; one that cannot raises this error
+        and the runner records its interval as unavailable, naming the metric."""
+        raise NotImplementedError(f"set metric '{self.name}' has no bootstrap() over videos")
+
+    def state(self) -> Any:
+        """What :meth:`update` accumulated, picklable (sharded evaluation gathers it from every rank)."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
+
+    def merge(self, states: Sequence[Any]) -> None:
+        """Continue from the ranks' :meth:`state` values, in rank order (= job order), as if one process had
+        run every update."""
+        raise NotImplementedError(f"set metric '{self.name}' cannot be sharded over processes: it has no state()/merge()")
 
 
 class KeypointExtractor(abc.ABC):

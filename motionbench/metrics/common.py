@@ -10,7 +10,7 @@ from torch import Tensor
 
 from .base import MetricContext, MetricError
 
-__all__ = ["resolve_weight", "option", "instantiate", "quantize_uint8", "load_state_dict_file"]
+__all__ = ["resolve_weight", "option", "instantiate", "plugin", "quantize_uint8", "load_state_dict_file"]
 
 
 def resolve_weight(name: str, context: MetricContext, metric: str) -> Path:
@@ -58,6 +58,23 @@ def instantiate(cls: Any, context: MetricContext, **kwargs: Any) -> Any:
         if key not in kwargs and (key in params or (has_var_kw and key == "context")):
             kwargs[key] = val
     return cls(**kwargs)
+
+
+def plugin(spec: Any, base: type, registry: str, context: MetricContext, option_key: str, global_key: str,
+           face_default: str, other_default: str, options: Optional[Mapping[str, Any]] = None) -> "tuple[Any, str]":
+    """The keypoint extractor / identity embedder a metric uses, and its name.
+
+    ``spec``: an instance of ``base`` (used as is), a registered name, or None — then the run-wide option
+    ``context.options[global_key]``, else ``face_default`` on face datasets and ``other_default`` elsewhere.
+    """
+    from .. import registries
+    from .base import FACE_DATASETS
+
+    spec = spec or option({}, context, option_key, None, global_key=global_key)
+    if isinstance(spec, base):
+        return spec, type(spec).__name__
+    name = str(spec or (face_default if context.dataset.lower() in FACE_DATASETS else other_default))
+    return instantiate(getattr(registries, registry).get(name), context, **dict(options or {})), name
 
 
 def quantize_uint8(images: Tensor) -> Tensor:

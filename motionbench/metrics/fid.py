@@ -12,15 +12,12 @@ that does not match the frames of the run is refused with a clear message.
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import os
 import tempfile
-import warnings
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -29,7 +26,8 @@ from torch import Tensor
 from .base import FrameBatch, MetricContext, MetricError, SetMetric
 from .common import load_state_dict_file, quantize_uint8, resolve_weight
 
-__all__ = ["FID", "KID", "InceptionFeatures", "frechet_distance", "kid_unbiased", "default_cache_dir"]
+__all__ = ["FID", "KID", "InceptionFeatures", "frechet_distance", "trace_sqrt_product", "kid_unbiased",
+           "default_cache_dir"]
 
 FeatureFn = Callable[[Tensor], np.ndarray]
 
@@ -93,23 +91,31 @@ def shared_inception(context: MetricContext, quantize: bool) -> InceptionFeature
     return _SHARED[key]
 
 
-def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     eps: float = 1e-6) -> Tuple[float, Optional[float]]:
-    """pytorch-fid's ``calculate_frechet_distance``; returns (value, eps added to the diagonals or None).
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """Tr((Σ₁Σ₂)^½) from eigenvalues: Σ₁Σ₂ is similar to the symmetric PSD matrix Aᵀ Σ₂ A where Σ₁ = A Aᵀ,
+    so the trace is Σᵢ √λᵢ(Aᵀ Σ₂ A).
 
-    With fewer samples than dimensions the covariances are singular and sqrtm may return a large imaginary
-    part (pytorch-fid then raises); in that case the distance is recomputed with ``eps·I`` added to both
-    covariances, and the eps is reported.
+    A is the Cholesky factor of Σ₁ (cheap and backward stable), or, when Σ₁ is singular (fewer samples
+    than dimensions), its symmetric square root from ``eigh`` with the round-off negatives clipped to 0.
+    One factorisation plus one ``eigvalsh`` costs a fraction of ``scipy.linalg.sqrtm``'s Schur form of
+    the non-symmetric product, and needs no ``eps·I`` regularisation on singular covariances.
     """
-    from pytorch_fid.fid_score import calculate_frechet_distance
+    s1, s2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
+    try:
+        a = np.linalg.cholesky(s1)
+    except np.linalg.LinAlgError:
+        w, v = np.linalg.eigh(s1)
+        a = v * np.sqrt(np.clip(w, 0, None))
+    m = a.T @ s2 @ a
+    lam = np.linalg.eigvalsh((m + m.T) / 2)
+    return float(np.sqrt(np.clip(lam, 0, None)).sum())
 
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # scipy's sqrtm deprecation / singular-matrix notes inside pytorch-fid
-        try:
-            return float(calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=eps)), None
-        except ValueError:
-            off = np.eye(sigma1.shape[0]) * eps
-            return float(calculate_frechet_distance(mu1, sigma1 + off, mu2, sigma2 + off, eps=eps)), eps
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """‖μ₁ − μ₂‖² + Tr(Σ₁) + Tr(Σ₂) − 2 Tr((Σ₁Σ₂)^½): pytorch-fid's ``calculate_frechet_distance``
+    (tested equal within 1e-6 relative), with the trace term from :func:`trace_sqrt_product`."""
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
 def stats(features: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -118,26 +124,43 @@ def stats(features: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def kid_unbiased(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, subset_size: int = 1000,
-                 seed: int = 0) -> Tuple[float, float, int]:
+                 seed: int = 0, max_gram: int = 4096) -> Tuple[float, float, int]:
     """Kernel Inception Distance (Bińkowski et al. 2018): unbiased MMD² with k(x,y) = (x·y/d + 1)³.
 
     ``num_subsets`` random subsets of ``m = min(subset_size, n_real, n_fake)`` samples (without
     replacement) from each set; returns (mean, std over subsets, m).
+
+    Vectorised: the kernel matrices are computed once over the whole sets and every subset's kernel sum
+    ``Σ_{i,j∈S} K_ij`` is ``wᵀ K w`` with ``w`` the subset's indicator vector, so all subsets together are
+    two matrix products. Sets larger than ``max_gram`` (whose n×n kernels would not fit comfortably in
+    memory) compute each subset's m×m kernels instead. Both draw the same subsets.
     """
     d = real.shape[1]
     m = int(min(subset_size, len(real), len(fake)))
     if m < 2:
         return float("nan"), float("nan"), m
     rng = np.random.default_rng(seed)
-    vals = np.empty(num_subsets)
-    for s in range(num_subsets):
-        x = fake[rng.choice(len(fake), m, replace=False)]
-        y = real[rng.choice(len(real), m, replace=False)]
-        kxx = (x @ x.T / d + 1) ** 3
-        kyy = (y @ y.T / d + 1) ** 3
-        kxy = (x @ y.T / d + 1) ** 3
-        vals[s] = ((kxx.sum() - np.trace(kxx)) / (m * (m - 1)) + (kyy.sum() - np.trace(kyy)) / (m * (m - 1))
-                   - 2 * kxy.sum() / (m * m))
+    subsets = [(rng.choice(len(fake), m, replace=False), rng.choice(len(real), m, replace=False))
+               for _ in range(num_subsets)]
+
+    def kernel(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return (a @ b.T / d + 1) ** 3
+
+    if max(len(real), len(fake)) <= max_gram:
+        wf, wr = np.zeros((num_subsets, len(fake))), np.zeros((num_subsets, len(real)))
+        for s, (i, j) in enumerate(subsets):
+            wf[s, i], wr[s, j] = 1.0, 1.0
+        kff, krr = kernel(fake, fake), kernel(real, real)
+        sxx = ((wf @ kff) * wf).sum(1) - wf @ np.diag(kff)
+        syy = ((wr @ krr) * wr).sum(1) - wr @ np.diag(krr)
+        sxy = ((wf @ kernel(fake, real)) * wr).sum(1)
+    else:
+        sums = []
+        for i, j in subsets:
+            kxx, kyy = kernel(fake[i], fake[i]), kernel(real[j], real[j])
+            sums.append((kxx.sum() - np.trace(kxx), kyy.sum() - np.trace(kyy), kernel(fake[i], real[j]).sum()))
+        sxx, syy, sxy = np.array(sums).T
+    vals = (sxx + syy) / (m * (m - 1)) - 2 * sxy / (m * m)
     return float(vals.mean()), float(vals.std()), m
 
 
@@ -161,10 +184,39 @@ class _InceptionSetMetric(SetMetric):
     def reset(self) -> None:
         self._gen: List[np.ndarray] = []
         self._real: List[np.ndarray] = []
-        self._ids = hashlib.sha256()
+        self._ids: List[bytes] = []  # which frames, in order: the cache's frames digest
         self._protocol: Optional[str] = None
         self._cached: Optional[Dict[str, np.ndarray]] = None
         self.cache_status = "off" if not getattr(self, "use_cache", False) else "miss"
+
+    def _frames_digest(self) -> str:
+        return hashlib.sha256(b"".join(self._ids)).hexdigest()
+
+    def _open_cache(self, protocol: str) -> None:
+        self._protocol = protocol
+        path = self.cache_file(protocol)
+        if self.use_cache and path.is_file():
+            with np.load(path) as z:
+                self._cached = {k: z[k] for k in z.files}
+            self.cache_status = "hit"
+
+    def state(self) -> Dict[str, Any]:
+        return {"gen": self._gen, "real": self._real, "ids": self._ids, "protocol": self._protocol,
+                "hit": self._cached is not None}
+
+    def merge(self, states: Sequence[Dict[str, Any]]) -> None:
+        """The ranks' features in rank order; the real-frame cache is used when any rank found it (its frames
+        digest is still checked against the merged frames)."""
+        self.reset()
+        for st in states:
+            self._gen += st["gen"]
+            self._real += st["real"]
+            self._ids += st["ids"]
+        protocol = next((st["protocol"] for st in states if st["protocol"] is not None), None)
+        if protocol is not None:
+            self._protocol = protocol
+            if any(st["hit"] for st in states):
+                self._open_cache(protocol)
 
     def cache_file(self, protocol: str) -> Path:
         """Keyed by everything that defines the real frames: the dataset's description (name, absolute root,
@@ -180,19 +232,14 @@ class _InceptionSetMetric(SetMetric):
 
     def update(self, batch: FrameBatch) -> None:
         if self._protocol is None:
-            self._protocol = batch.protocol
-            path = self.cache_file(batch.protocol)
-            if self.use_cache and path.is_file():
-                with np.load(path) as z:
-                    self._cached = {k: z[k] for k in z.files}
-                self.cache_status = "hit"
+            self._open_cache(batch.protocol)
         self._gen.append(self.extractor(batch.generated))
-        self._ids.update(json.dumps([batch.video, list(map(int, batch.frame_indices))]).encode())
+        self._ids.append(json.dumps([batch.video, list(map(int, batch.frame_indices))]).encode())
         if self._cached is None:
             self._real.append(self.extractor(batch.driving))
 
     def _real_features(self) -> np.ndarray:
-        digest = self._ids.hexdigest()
+        digest = self._frames_digest()
         if self._cached is not None:
             if str(self._cached["frames_digest"]) != digest:
                 raise MetricError(f"{self.name}: the cached real-frame features {self.cache_file(self._protocol)} "
@@ -218,6 +265,18 @@ class _InceptionSetMetric(SetMetric):
     def _fake_features(self) -> np.ndarray:
         return np.concatenate(self._gen) if self._gen else np.zeros((0, 1))
 
+    def _video_resamples(self, n_boot: int, seed: int) -> List[np.ndarray]:
+        """Row indices into the generated features of ``n_boot`` resamples of the videos (with replacement)."""
+        from ..stats import resample_groups
+
+        videos = [json.loads(i)[0] for i in self._ids]
+        rows: Dict[str, List[int]] = {}
+        start = 0
+        for video, feats in zip(videos, self._gen):
+            rows.setdefault(video, []).extend(range(start, start + len(feats)))
+            start += len(feats)
+        return resample_groups([np.asarray(r) for r in rows.values()], n_boot, seed)
+
     def settings(self) -> Dict[str, Any]:
         return {"backbone": "pytorch-fid InceptionV3 pool3 (2048-d)" if isinstance(self.extractor, InceptionFeatures)
                 else str(self.backbone), "weights": self.backbone, "input": "8-bit quantised [0,1] -> [-1,1], 299x299"
@@ -233,7 +292,7 @@ class FID(_InceptionSetMetric):
 
     def compute(self) -> Dict[str, Dict[str, Any]]:
         fake = self._fake_features()
-        if self._cached is not None and str(self._cached["frames_digest"]) == self._ids.hexdigest():
+        if self._cached is not None and str(self._cached["frames_digest"]) == self._frames_digest():
             mu_r, sigma_r, n_r = self._cached["mu"], self._cached["sigma"], int(self._cached["n"])
         else:
             real = self._real_features()
@@ -241,11 +300,48 @@ class FID(_InceptionSetMetric):
         if len(fake) < 2 or mu_r is None:
             return {"fid": {"value": float("nan"), "n": len(fake), "n_real": n_r, "cache": self.cache_status}}
         mu_f, sigma_f = stats(fake)
-        value, eps = frechet_distance(mu_f, sigma_f, mu_r, sigma_r)
-        res = {"value": value, "n": len(fake), "n_real": n_r, "cache": self.cache_status}
-        if eps is not None:
-            res["regularised_eps"] = eps
-        return {"fid": res}
+        return {"fid": {"value": frechet_distance(mu_f, sigma_f, mu_r, sigma_r), "n": len(fake), "n_real": n_r,
+                        "cache": self.cache_status}}
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """FID of resampled generated videos against the fixed real statistics (bias-corrected interval,
+        see :func:`motionbench.stats.percentile_interval`).
+
+        With N generated frames (fewer than the 2048 dimensions, as on every test set of this field's size
+        per protocol) the resampled covariance is XᵀX/(n−1) of the centred rows X, and Tr((Σ_r Σ_f)^½) =
+        Σ √λ(X Σ_r Xᵀ)/(n−1): every resample is an n×n problem on the precomputed Gram matrices F Σ_r Fᵀ and
+        F Fᵀ instead of a 2048-d one. Larger sets use the covariance path (:func:`frechet_distance`)."""
+        from ..stats import percentile_interval
+
+        fake = self._fake_features()
+        if len(fake) < 2:
+            return {"fid": (float("nan"), float("nan"))}
+        if self._cached is not None and str(self._cached["frames_digest"]) == self._frames_digest():
+            mu_r, sigma_r = self._cached["mu"], self._cached["sigma"]
+        else:
+            mu_r, sigma_r = stats(self._real_features())
+        out = []
+        small = len(fake) < fake.shape[1]
+        if small:
+            k_r = fake @ sigma_r @ fake.T  # F Σ_r Fᵀ
+            gram = fake @ fake.T
+            f_mu = fake @ mu_r
+            tr_r = float(np.trace(sigma_r))
+        for idx in self._video_resamples(n_boot, seed):
+            if not small:
+                out.append(frechet_distance(*stats(fake[idx]), mu_r, sigma_r))
+                continue
+            n = len(idx)
+            w = np.full(n, 1.0 / n)
+            kb, gb = k_r[np.ix_(idx, idx)], gram[np.ix_(idx, idx)]
+            kw, gw = kb @ w, gb @ w
+            m = kb - kw[:, None] - kw[None, :] + w @ kw  # X Σ_r Xᵀ
+            lam = np.linalg.eigvalsh((m + m.T) / 2) / (n - 1)
+            mean_sq = w @ gw  # ‖μ_f‖²
+            tr_f = (np.trace(gb) - n * mean_sq) / (n - 1)
+            dist = mean_sq - 2 * w @ f_mu[idx] + mu_r @ mu_r
+            out.append(float(dist + tr_f + tr_r - 2 * np.sqrt(np.clip(lam, 0, None)).sum()))
+        return {"fid": percentile_interval(np.array(out), level, estimate=self.compute()["fid"]["value"])}
 
 
 class KID(_InceptionSetMetric):
@@ -264,6 +360,27 @@ class KID(_InceptionSetMetric):
         mean, std, m = kid_unbiased(real, fake, self.num_subsets, self.subset_size, self.seed)
         return {"kid": {"value": mean, "std": std, "n": len(fake), "n_real": len(real), "subset_size": m,
                         "num_subsets": self.num_subsets, "cache": self.cache_status}}
+
+    def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
+        """Unbiased MMD² over all frames of resampled generated videos (kernel matrices computed once), the
+        interval shifted by the bootstrap's bias relative to the reported (subset-averaged) value."""
+        from ..stats import percentile_interval
+
+        fake, real = self._fake_features(), self._real_features()
+        if len(fake) < 2 or len(real) < 2:
+            return {"kid": (float("nan"), float("nan"))}
+        d = fake.shape[1]
+        k_ff = (fake @ fake.T / d + 1) ** 3
+        k_fr = (fake @ real.T / d + 1) ** 3
+        k_rr = (real @ real.T / d + 1) ** 3
+        m = len(real)
+        rr = (k_rr.sum() - np.trace(k_rr)) / (m * (m - 1))
+        out = []
+        for idx in self._video_resamples(n_boot, seed):
+            n = len(idx)
+            kb = k_ff[np.ix_(idx, idx)]
+            out.append(float((kb.sum() - np.trace(kb)) / (n * (n - 1)) + rr - 2 * k_fr[idx].mean()))
+        return {"kid": percentile_interval(np.array(out), level, estimate=self.compute()["kid"]["value"])}
 
     def settings(self) -> Dict[str, Any]:
         return {**super().settings(), "kernel": "(x.y/d + 1)^3", "estimator": "unbiased MMD^2",

@@ -21,15 +21,9 @@ import numpy as np
 from torch import Tensor
 
 from .base import FrameBatch, FrameMetric, IdentityEmbedder, MetricError
-from .common import instantiate, option
+from .common import plugin
 
-__all__ = ["AED", "ColorHistogramEmbedder", "aed_values", "default_embedder"]
-
-
-def default_embedder(dataset: str) -> str:
-    from . import FACE_DATASETS
-
-    return "facenet" if dataset.lower() in FACE_DATASETS else "color_histogram"
+__all__ = ["AED", "ColorHistogramEmbedder", "aed_values"]
 
 
 def aed_values(emb_gen: np.ndarray, emb_ref: np.ndarray, squared: bool = False) -> np.ndarray:
@@ -154,15 +148,9 @@ class AED(FrameMetric):
     def __init__(self, context=None, embedder: Any = None, reference: str = "auto",
                  embedder_options: Dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(context, **options)
-        name = embedder or option({}, self.context, "embedder", None, global_key="identity")
-        if isinstance(name, IdentityEmbedder):
-            self.embedder, self.embedder_name = name, type(name).__name__
-        else:
-            from ..registries import IDENTITY_EMBEDDERS
-
-            self.embedder_name = str(name or default_embedder(self.context.dataset))
-            self.embedder = instantiate(IDENTITY_EMBEDDERS.get(self.embedder_name), self.context,
-                                        **(embedder_options or {}))
+        self.embedder, self.embedder_name = plugin(embedder, IdentityEmbedder, "IDENTITY_EMBEDDERS", self.context,
+                                                   "embedder", "identity", "facenet", "color_histogram",
+                                                   embedder_options)
         if reference not in ("auto", "source", "target"):
             raise MetricError(f"aed: reference must be 'auto', 'source' or 'target', got {reference!r}")
         self.reference = reference

@@ -28,22 +28,9 @@ import numpy as np
 from torch import Tensor
 
 from .base import FrameBatch, FrameMetric, KeypointExtractor, MetricError
-from .common import instantiate, option
+from .common import plugin
 
-__all__ = ["AKD", "akd_mkr", "default_extractor", "build_extractor"]
-
-
-def default_extractor(dataset: str) -> str:
-    """face_alignment on face datasets, the learned puppet pose detector elsewhere (synthetic)."""
-    from . import FACE_DATASETS
-
-    return "face_alignment" if dataset.lower() in FACE_DATASETS else "puppet_pose"
-
-
-def build_extractor(name: str, context, **kwargs: Any) -> KeypointExtractor:
-    from ..registries import KEYPOINT_EXTRACTORS
-
-    return instantiate(KEYPOINT_EXTRACTORS.get(name), context, **kwargs)
+__all__ = ["AKD", "akd_mkr"]
 
 
 def akd_mkr(kp_ref: np.ndarray, found_ref: np.ndarray, kp_gen: np.ndarray, found_gen: np.ndarray,
@@ -76,12 +63,10 @@ class AKD(FrameMetric):
     def __init__(self, context=None, extractor: Any = None, reference: str = "detect",
                  extractor_options: Dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(context, **options)
-        name = extractor or option({}, self.context, "extractor", None, global_key="keypoints")
-        if isinstance(name, KeypointExtractor):
-            self.extractor, self.extractor_name = name, type(name).__name__
-        else:
-            self.extractor_name = str(name or default_extractor(self.context.dataset))
-            self.extractor = build_extractor(self.extractor_name, self.context, **(extractor_options or {}))
+        # face_alignment on face datasets, the learned puppet pose detector elsewhere (synthetic)
+        self.extractor, self.extractor_name = plugin(extractor, KeypointExtractor, "KEYPOINT_EXTRACTORS", self.context,
+                                                     "extractor", "keypoints", "face_alignment", "puppet_pose",
+                                                     extractor_options)
         if reference not in ("detect", "ground_truth"):
             raise MetricError(f"akd: reference must be 'detect' or 'ground_truth', got {reference!r}")
         self.reference = reference

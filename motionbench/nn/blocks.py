@@ -16,9 +16,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["make_coordinate_grid", "kp2gaussian", "ResBlock2d", "UpBlock2d", "DownBlock2d", "SameBlock2d",
-           "Encoder", "Decoder", "Hourglass", "AntiAliasInterpolation2d"]
+           "Encoder", "Decoder", "Hourglass", "AntiAliasInterpolation2d", "make_norm"]
 
 IntPair = Union[int, Tuple[int, int]]
+
+
+def make_norm(kind: str, features: int) -> nn.Module:
+    """The blocks' normalisation: ``"batch"`` (FOMM, MRAA: BatchNorm2d) or ``"instance"`` (TPSMM:
+    InstanceNorm2d(affine=True), whose state dict holds only ``weight`` and ``bias``)."""
+    if kind == "batch":
+        return nn.BatchNorm2d(features, affine=True)
+    if kind == "instance":
+        return nn.InstanceNorm2d(features, affine=True)
+    raise ValueError(f"norm must be 'batch' or 'instance', got {kind!r}")
 
 
 def make_coordinate_grid(spatial_size: Sequence[int], dtype: torch.dtype = torch.float32,
@@ -47,12 +57,12 @@ def kp2gaussian(mean: Tensor, spatial_size: Sequence[int], kp_variance: float) -
 class ResBlock2d(nn.Module):
     """Pre-activation residual block (BN-ReLU-conv ×2), keeps the resolution."""
 
-    def __init__(self, in_features: int, kernel_size: IntPair, padding: IntPair) -> None:
+    def __init__(self, in_features: int, kernel_size: IntPair, padding: IntPair, norm: str = "batch") -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_features, in_features, kernel_size=kernel_size, padding=padding)
         self.conv2 = nn.Conv2d(in_features, in_features, kernel_size=kernel_size, padding=padding)
-        self.norm1 = nn.BatchNorm2d(in_features, affine=True)
-        self.norm2 = nn.BatchNorm2d(in_features, affine=True)
+        self.norm1 = make_norm(norm, in_features)
+        self.norm2 = make_norm(norm, in_features)
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.conv1(F.relu(self.norm1(x)))
@@ -64,10 +74,10 @@ class UpBlock2d(nn.Module):
     """Nearest ×2 upsampling, conv, BN, ReLU (hourglass decoder / generator decoder)."""
 
     def __init__(self, in_features: int, out_features: int, kernel_size: IntPair = 3, padding: IntPair = 1,
-                 groups: int = 1) -> None:
+                 groups: int = 1, norm: str = "batch") -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = make_norm(norm, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
         # one expression: the 4× larger upsampled tensor is freed right after the conv (inference memory)
@@ -78,10 +88,10 @@ class DownBlock2d(nn.Module):
     """Conv, BN, ReLU, 2×2 average pooling (hourglass encoder / generator encoder)."""
 
     def __init__(self, in_features: int, out_features: int, kernel_size: IntPair = 3, padding: IntPair = 1,
-                 groups: int = 1) -> None:
+                 groups: int = 1, norm: str = "batch") -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = make_norm(norm, out_features)
         self.pool = nn.AvgPool2d(kernel_size=(2, 2))
 
     def forward(self, x: Tensor) -> Tensor:
@@ -92,10 +102,10 @@ class SameBlock2d(nn.Module):
     """Conv, BN, ReLU at constant resolution."""
 
     def __init__(self, in_features: int, out_features: int, groups: int = 1, kernel_size: IntPair = 3,
-                 padding: IntPair = 1) -> None:
+                 padding: IntPair = 1, norm: str = "batch") -> None:
         super().__init__()
         self.conv = nn.Conv2d(in_features, out_features, kernel_size=kernel_size, padding=padding, groups=groups)
-        self.norm = nn.BatchNorm2d(out_features, affine=True)
+        self.norm = make_norm(norm, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(self.norm(self.conv(x)))
@@ -104,11 +114,12 @@ class SameBlock2d(nn.Module):
 class Encoder(nn.Module):
     """Hourglass encoder: returns the input and every down block's output (skip connections)."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: str = "batch") -> None:
         super().__init__()
         self.down_blocks = nn.ModuleList(
             DownBlock2d(in_features if i == 0 else min(max_features, block_expansion * (2 ** i)),
-                        min(max_features, block_expansion * (2 ** (i + 1))), kernel_size=3, padding=1)
+                        min(max_features, block_expansion * (2 ** (i + 1))), kernel_size=3, padding=1, norm=norm)
             for i in range(num_blocks))
 
     def forward(self, x: Tensor) -> List[Tensor]:
@@ -119,36 +130,48 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Hourglass decoder: upsample and concatenate the matching skip; output has ``out_filters`` channels."""
+    """Hourglass decoder: upsample and concatenate the matching skip; output has ``out_filters`` channels.
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+    ``out_channels`` lists the channels of the bottleneck input and of every level's output (TPSMM reads
+    every level: ``forward(skips, all_levels=True)``)."""
+
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: str = "batch") -> None:
         super().__init__()
         blocks = []
+        self.out_channels: List[int] = []
         for i in reversed(range(num_blocks)):
             in_filters = (1 if i == num_blocks - 1 else 2) * min(max_features, block_expansion * (2 ** (i + 1)))
+            self.out_channels.append(in_filters)
             out_filters = min(max_features, block_expansion * (2 ** i))
-            blocks.append(UpBlock2d(in_filters, out_filters, kernel_size=3, padding=1))
+            blocks.append(UpBlock2d(in_filters, out_filters, kernel_size=3, padding=1, norm=norm))
         self.up_blocks = nn.ModuleList(blocks)
         self.out_filters = block_expansion + in_features
+        self.out_channels.append(self.out_filters)
 
-    def forward(self, skips: List[Tensor]) -> Tensor:
+    def forward(self, skips: List[Tensor], all_levels: bool = False) -> Union[Tensor, List[Tensor]]:
         out = skips[-1]
+        outs = []
         for k, block in enumerate(self.up_blocks):
             out = torch.cat([block(out), skips[-2 - k]], dim=1)
-        return out
+            outs.append(out)
+        return outs if all_levels else out
 
 
 class Hourglass(nn.Module):
     """U-Net style hourglass (encoder + decoder with skips)."""
 
-    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256) -> None:
+    def __init__(self, block_expansion: int, in_features: int, num_blocks: int = 3, max_features: int = 256,
+                 norm: str = "batch") -> None:
         super().__init__()
-        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features)
-        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features)
+        self.encoder = Encoder(block_expansion, in_features, num_blocks, max_features, norm)
+        self.decoder = Decoder(block_expansion, in_features, num_blocks, max_features, norm)
         self.out_filters = self.decoder.out_filters
+        self.out_channels = self.decoder.out_channels
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.decoder(self.encoder(x))
+    def forward(self, x: Tensor, all_levels: bool = False) -> Union[Tensor, List[Tensor]]:
+        """The last level's features, or (``all_levels``) every decoder level's, coarsest first."""
+        return self.decoder(self.encoder(x), all_levels)
 
 
 class AntiAliasInterpolation2d(nn.Module):

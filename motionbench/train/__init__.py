@@ -42,6 +42,7 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
     model, _ = build_model(method_cfg, dataset.name, dataset.resolution)
     if not model.capabilities.trainable:
         raise ValueError(f"method '{model.name}' has nothing to train")
+    model.trained_on = {"dataset": dataset.name, "resolution": int(dataset.resolution)}  # saved in every checkpoint
     run_dir = Path(tcfg["run_dir"]) if tcfg.get("run_dir") else default_run_dir(model.name, dataset.name, dataset.resolution)
     run_dir.mkdir(parents=True, exist_ok=True)
     if dist.is_main:

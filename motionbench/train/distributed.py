@@ -1,21 +1,61 @@
-"""Multi-process training under ``torchrun`` (DDP semantics, gloo on CPU / nccl on GPU).
+"""Multi-process training under ``torchrun``: torch.nn.parallel.DistributedDataParallel (gloo on CPU, nccl
+on GPU).
 
-A method's training step is two calls (generator_losses, discriminator_losses), not one ``forward``, so
-instead of wrapping it in DistributedDataParallel the trainer applies DDP's two synchronisations
-explicitly: parameters and buffers are broadcast from rank 0 at start, gradients are all-reduced
-(averaged) after every backward, and buffers (BatchNorm statistics) are broadcast from rank 0 after
-every step — exactly what DistributedDataParallel does with its default ``broadcast_buffers=True``.
+A method's training step is two calls (``generator_losses``, ``discriminator_losses``), so, as the official
+FOMM and LWGAN trainers do with their ``GeneratorFullModel`` / ``DiscriminatorFullModel``, each step is a
+module whose ``forward`` returns that step's losses (:class:`GeneratorStep`, :class:`DiscriminatorStep`),
+and each is wrapped in its own DDP: gradients are averaged with DDP's bucketed all-reduce, overlapped with
+the backward pass, and buffers are broadcast from rank 0 at every forward. Each wrapper ignores the other
+side's parameters and buffers (the generator step runs the discriminator for its GAN term, but only the
+discriminator step's gradients train it) and the parameters a method declares unused
+(``Animator.unused_parameters``), so ``find_unused_parameters`` is needed only by a configuration whose
+forward skips parameters depending on the batch or the loss config (``train.find_unused_parameters=true``).
 """
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple
 
 import torch
 import torch.distributed as dist
-from torch import nn
+from torch import Tensor, nn
 
-__all__ = ["DistContext", "init_distributed"]
+__all__ = ["DistContext", "init_distributed", "GeneratorStep", "DiscriminatorStep"]
+
+
+class GeneratorStep(nn.Module):
+    """``forward(batch) -> (losses, generated)``: the method's weighted generator loss terms."""
+
+    def __init__(self, model: nn.Module, loss_cfg: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.model, self.loss_cfg = model, loss_cfg
+
+    def forward(self, batch: Mapping[str, Tensor]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        return self.model.generator_losses(batch, self.loss_cfg)
+
+
+class DiscriminatorStep(nn.Module):
+    """``forward(batch, generated) -> losses``: the method's discriminator terms plus the trainer's gradient
+    penalty (``loss.gradient_penalty``) on the detached generated outputs."""
+
+    def __init__(self, model: nn.Module, loss_cfg: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.model, self.loss_cfg = model, loss_cfg
+
+    def forward(self, batch: Mapping[str, Tensor], generated: Mapping[str, Any]) -> Dict[str, Tensor]:
+        from .optim import gradient_penalty
+
+        losses = dict(self.model.discriminator_losses(batch, generated, self.loss_cfg))
+        gp = self.loss_cfg.get("gradient_penalty") or {}
+        if gp.get("type", "none") != "none" and float(gp.get("weight", 0)) > 0:
+            losses["gradient_penalty"] = float(gp["weight"]) * gradient_penalty(self.model, gp["type"], batch, generated)
+        return losses
+
+
+def _tensor_ids(module: Optional[nn.Module]) -> Set[int]:
+    if module is None:
+        return set()
+    return {id(t) for t in module.parameters()} | {id(t) for t in module.buffers()}
 
 
 class DistContext:
@@ -31,23 +71,29 @@ class DistContext:
         return self.world_size > 1
 
     def broadcast_module(self, module: nn.Module) -> None:
+        """Every parameter and buffer from rank 0 (start of training, end of training)."""
         if self.enabled:
             for t in list(module.parameters()) + list(module.buffers()):
                 dist.broadcast(t.data, src=0)
 
-    def broadcast_buffers(self, module: nn.Module) -> None:
-        if self.enabled:
-            for b in module.buffers():
-                dist.broadcast(b.data, src=0)
-
-    def all_reduce_grads(self, params: Iterable[nn.Parameter]) -> None:
+    def wrap(self, step: nn.Module, train_only: Optional[nn.Module], skip: Optional[nn.Module] = None,
+             unused_prefixes: Iterable[str] = (), find_unused_parameters: bool = False) -> nn.Module:
+        """``step`` in DistributedDataParallel (unchanged in a single process), training only the tensors of
+        ``train_only`` (None: all) minus those of ``skip`` and the parameters named by ``unused_prefixes``
+        (relative to ``step.model``)."""
         if not self.enabled:
-            return
-        for p in params:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-            dist.all_reduce(p.grad, op=dist.ReduceOp.SUM)
-            p.grad.div_(self.world_size)
+            return step
+        keep = _tensor_ids(train_only) if train_only is not None else None
+        drop = _tensor_ids(skip)
+        prefixes = tuple(f"model.{p}" for p in unused_prefixes)
+        named = list(step.named_parameters()) + list(step.named_buffers())
+        ignore = [n for n, t in named if (keep is not None and id(t) not in keep) or id(t) in drop
+                  or n.startswith(prefixes)]
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, ignore)
+        device = next(step.parameters()).device
+        return nn.parallel.DistributedDataParallel(
+            step, device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=find_unused_parameters)
 
     def barrier(self) -> None:
         if self.enabled:

@@ -23,9 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from ..animator import Animator, CheckpointError, save_atomic
-from .distributed import DistContext
+from .distributed import DiscriminatorStep, DistContext, GeneratorStep
 from .logging import ScalarLogger, save_sample_grid
-from .optim import apply_spectral_norm, build_optimizers, gradient_penalty
+from .optim import apply_spectral_norm, build_optimizers
 
 log = logging.getLogger("motionbench")
 
@@ -88,11 +88,23 @@ class Trainer:
         self.dist = dist or DistContext()
         if self.loss_cfg.get("spectral_norm") and model.discriminator_module() is not None:
             apply_spectral_norm(model.discriminator_module())
+        model.configure_training(self.loss_cfg)
+        if self.cfg.get("sync_bn"):
+            if self.dist.enabled and device.type != "cuda":
+                raise ValueError("train.sync_bn=true needs CUDA devices: torch's SyncBatchNorm has no CPU kernel")
+            nn.SyncBatchNorm.convert_sync_batchnorm(model)  # replaces the BatchNorm children in place
         model.to(device)
         self.dist.broadcast_module(model)
-        self.adversarial = bool(model.capabilities.adversarial and model.discriminator_module() is not None
+        disc = model.discriminator_module()
+        self.adversarial = bool(model.capabilities.adversarial and disc is not None
                                 and float(model.gan_setting(self.loss_cfg, "discriminator_gan")) > 0
                                 and float(model.gan_setting(self.loss_cfg, "generator_gan")) > 0)
+        # one DDP per step (a single process runs the step modules directly); see .distributed
+        find_unused = bool(self.cfg.get("find_unused_parameters"))
+        self.g_step = self.dist.wrap(GeneratorStep(model, self.loss_cfg), None, skip=disc,
+                                     unused_prefixes=model.unused_parameters, find_unused_parameters=find_unused)
+        self.d_step = self.dist.wrap(DiscriminatorStep(model, self.loss_cfg), disc,
+                                     find_unused_parameters=find_unused) if self.adversarial else None
         self.opt, self.sched = build_optimizers(model, self.cfg, train_defaults, self.adversarial)
         self.use_amp = bool(self.cfg.get("amp")) and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
@@ -159,8 +171,7 @@ class Trainer:
 
     def _backward_step(self, total: Tensor, params: List[nn.Parameter], name: str) -> None:
         opt = self.opt[name]
-        self.scaler.scale(total).backward()
-        self.dist.all_reduce_grads(params)
+        self.scaler.scale(total).backward()  # under DDP: gradients averaged over ranks during the backward
         clip = self.cfg.get("grad_clip")
         if clip:
             self.scaler.unscale_(opt)
@@ -174,8 +185,9 @@ class Trainer:
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
         g_params = [p for p in model.generator_parameters() if p.requires_grad]
         self.opt["generator"].zero_grad(set_to_none=True)
+        model.train_progress = self.step / max(1, int(self.cfg["max_steps"]))  # for step-scheduled losses (TPSMM)
         with torch.autocast(self.device.type, enabled=self.use_amp):
-            losses, generated = model.generator_losses(batch, self.loss_cfg)
+            losses, generated = self.g_step(batch)
         self._check_finite(losses, "generator")
         total = sum(losses.values())
         self._backward_step(total, g_params, "generator")
@@ -186,11 +198,7 @@ class Trainer:
             self.opt["discriminator"].zero_grad(set_to_none=True)
             detached = {k: (v.detach() if isinstance(v, Tensor) else v) for k, v in generated.items()}
             with torch.autocast(self.device.type, enabled=self.use_amp):
-                d_losses = dict(model.discriminator_losses(batch, detached, self.loss_cfg))
-                gp = self.loss_cfg.get("gradient_penalty") or {}
-                if gp.get("type", "none") != "none" and float(gp.get("weight", 0)) > 0:
-                    d_losses["gradient_penalty"] = float(gp["weight"]) * gradient_penalty(
-                        model, gp["type"], batch, detached)
+                d_losses = self.d_step(batch, detached)
             if not d_losses:
                 raise ValueError(f"method '{model.name}' returned no discriminator loss terms although the trainer "
                                  f"runs a discriminator step (loss.generator_gan and loss.discriminator_gan > 0)")
@@ -199,7 +207,6 @@ class Trainer:
             logs.update({f"d/{k}": float(v.detach()) for k, v in d_losses.items()})
         for s in self.sched.values():
             s.step()
-        self.dist.broadcast_buffers(model)
         self.step += 1
         logs["g/total"] = float(total.detach())
         return logs
@@ -221,7 +228,7 @@ class Trainer:
                     break
                 logs = self.train_step(batch)
                 bar.update(1)
-                if self.step % max(1, every("log_every")) == 0 or self.step == max_steps:
+                if self.step % max(1, every("log_every")) == 0 or self.step in (start + 1, max_steps):
                     logs["lr/generator"] = self.opt["generator"].param_groups[0]["lr"]
                     logs["steps_per_s"] = (self.step - start) / max(1e-9, time.perf_counter() - t0)
                     bar.set_postfix({k.split("/")[-1]: f"{v:.3g}" for k, v in logs.items() if k.startswith("g/")})
@@ -236,6 +243,7 @@ class Trainer:
             bar.close()
             if scalars:
                 scalars.close()
+        self.dist.broadcast_module(self.model)  # DDP broadcasts buffers at each forward; end on rank 0's too
         if self.step % max(1, every("checkpoint_every")) != 0:
             self.save()
         if sample_batch is not None and self.dist.is_main:

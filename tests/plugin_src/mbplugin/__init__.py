@@ -15,9 +15,10 @@ class BlendNet(Animator):
     name = "blendnet"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
 
-    def __init__(self, channels: int = 8, **kw):
-        super().__init__(channels=channels, **kw)
-        self.net = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), nn.BatchNorm2d(channels), nn.ReLU(),
+    def __init__(self, channels: int = 8, batch_norm: bool = True, **kw):
+        super().__init__(channels=channels, batch_norm=batch_norm, **kw)
+        norm = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()  # BN statistics are per-rank batch
+        self.net = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), norm, nn.ReLU(),
                                  nn.Conv2d(channels, 3, 3, padding=1))
         self.discriminator = nn.Sequential(nn.Conv2d(3, channels, 4, stride=2, padding=1), nn.LeakyReLU(0.2),
                                            nn.Conv2d(channels, 1, 3, padding=1))

@@ -1,0 +1,70 @@
+"""MRAA training objectives (official ``modules/model.py:ReconstructionModel`` and ``train_avd.py``).
+
+Stage ``reconstruction`` (``loss.stage``, default): the background predictor's transform drives the
+background of every training forward pass (it learns through the reconstruction); perceptual pyramid;
+equivariance of region shifts and affines under random affine+TPS warps (FOMM's transform; the affine term
+undoes SVD axis swaps by the sign of its [0, 0] element when ``revert_axis_swap``). The random warp uses
+the model's ``align_corners`` (the official code: the default of its torch, False).
+
+Stage ``avd``: only the AVD network trains, mapping (source regions, randomly rescaled driving regions)
+back to the driving regions (``avd.lambda_shift`` × L1(shift) + ``avd.lambda_affine`` × L1(affine)).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
+
+import torch
+from torch import Tensor
+
+from motionbench.nn.avd import random_scale, stage_of
+from motionbench.nn.tps import equivariance_losses
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .animator import MRAAAnimator
+
+__all__ = ["generator_losses"]
+
+DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+
+
+def _avd_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    avd_cfg = dict(cfg.get("avd") or {})
+    with torch.no_grad():
+        identity = model.region_predictor(batch["source"])
+        pose_gt = model.region_predictor(batch["driving"])
+        theta = random_scale(float(avd_cfg.get("random_scale", 0.25)), pose_gt["shift"].shape[0], pose_gt["shift"])
+        pose = {"shift": torch.matmul(theta, pose_gt["shift"].unsqueeze(-1)).squeeze(-1),
+                "affine": torch.matmul(theta, pose_gt["affine"])}
+    rec = model.avd_network(identity, pose)
+    losses = {"rec_shift": float(avd_cfg.get("lambda_shift", 1.0)) * torch.abs(pose_gt["shift"] - rec["shift"]).mean(),
+              "rec_affine": float(avd_cfg.get("lambda_affine", 1.0)) * torch.abs(pose_gt["affine"] - rec["affine"]).mean()}
+    return losses, {"avd_shift": rec["shift"]}
+
+
+def generator_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                     ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """Weighted loss terms of the configured stage and the generated tensors."""
+    if stage_of(cfg) == "avd":
+        return _avd_losses(model, batch, cfg)
+    source, driving = batch["source"], batch["driving"]
+    source_regions, driving_regions = model.region_predictor(source), model.region_predictor(driving)
+    bg_params = model.bg_predictor(source, driving)
+    out = model.generator(source, driving_regions, source_regions, bg_params=bg_params)
+    prediction = out["prediction"]
+    generated = {"prediction": prediction, "deformed": out["deformed"], "kp_driving": driving_regions["shift"]}
+    losses: Dict[str, Tensor] = {}
+
+    perceptual = model.perceptual_loss(cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
+    if perceptual is not None:
+        losses["perceptual"] = perceptual(prediction, driving)
+
+    def detect(frames: Tensor):
+        regions = model.region_predictor(frames)
+        return regions["shift"], regions["affine"]
+
+    losses.update(equivariance_losses(detect, driving, driving_regions["shift"], driving_regions["affine"], cfg,
+                                      names=("equivariance_shift", "equivariance_affine"),
+                                      align_corners=model.align_corners,
+                                      sign_fix=model.generator.pixelwise_flow_predictor.revert_axis_swap))
+    return losses, generated

@@ -1,0 +1,100 @@
+"""Sharded evaluation under ``torchrun``: each rank animates and scores a share of every protocol's jobs,
+rank 0 gathers the raw results and aggregates them exactly as one process would.
+
+    torchrun --nproc_per_node=4 -m motionbench method=fomm dataset=taichi
+
+Each protocol's jobs (same-identity videos, cross-identity pairs) are split into contiguous blocks, one per
+rank (rank r takes jobs ``[r·n/W, (r+1)·n/W)``). Every rank runs :func:`~motionbench.runner.collect_protocol`
+on its block; rank 0 gathers the per-frame metric series and the set metrics' accumulated state (FID / KID
+Inception features) and concatenates them in rank order, which is the single-process job order. The
+runner's aggregation (:func:`~motionbench.runner.summarise_protocol`) then runs unchanged on rank 0, so the
+numbers equal a one-process run's (tested with 2 gloo processes); rank 0 alone writes ``results.json`` and
+the leaderboard row. The gathers use gloo (CPU tensors), also on GPU machines and across nodes.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
+
+import numpy as np
+import torch
+
+from .animator import Animator
+from .data.base import VideoDataset
+from .metrics.base import Metric, SetMetric
+from .runner import (BenchmarkOptions, Collected, ProtocolResult, _Series, collect_protocol, plan_jobs,
+                     run_benchmark, summarise_protocol)
+from .train.distributed import DistContext, init_distributed
+
+__all__ = ["eval_context", "shard", "run_benchmark_sharded"]
+
+T = TypeVar("T")
+
+
+def eval_context(device: torch.device) -> Tuple[DistContext, torch.device]:
+    """Under torchrun (WORLD_SIZE > 1): join the process group (gloo) and use this rank's GPU
+    (``LOCAL_RANK``) when ``device`` is CUDA. Otherwise a single-process context and ``device`` unchanged."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return DistContext(), device
+    ctx = init_distributed("gloo")
+    if device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
+    return ctx, device
+
+
+def shard(jobs: Sequence[T], rank: int, world_size: int) -> List[T]:
+    """Rank ``rank``'s contiguous block of ``jobs`` (sizes differ by at most one)."""
+    n = len(jobs)
+    return list(jobs[rank * n // world_size:(rank + 1) * n // world_size])
+
+
+def _payload(part: Collected, metrics: Sequence[Metric]) -> Dict[str, Any]:
+    used = [i for i, m in enumerate(metrics) if any(m is u for u in part.used)]
+    return {"series": part.series, "directions": part.directions, "used": used, "frames": part.frames,
+            "animate_seconds": part.animate_seconds, "mode": part.mode,
+            "set_states": {i: metrics[i].state() for i in used if isinstance(metrics[i], SetMetric)}}
+
+
+def _merge(parts: Sequence[Dict[str, Any]], metrics: Sequence[Metric], mode: str) -> Collected:
+    """The ranks' payloads, in rank order, as one :class:`~motionbench.runner.Collected`."""
+    series: Dict[str, _Series] = {}
+    directions: Dict[str, bool] = {}
+    for part in parts:
+        directions.update(part["directions"])
+        for name, s in part["series"].items():
+            merged = series.setdefault(name, _Series())
+            for video, chunks in s.videos.items():
+                merged.videos.setdefault(video, []).extend(chunks)
+    used = sorted({i for part in parts for i in part["used"]})
+    for i in used:
+        if isinstance(metrics[i], SetMetric):
+            metrics[i].merge([part["set_states"][i] for part in parts if i in part["set_states"]])
+    return Collected(series, directions, [metrics[i] for i in used], sum(p["frames"] for p in parts),
+                     sum(p["animate_seconds"] for p in parts), mode)
+
+
+def run_benchmark_sharded(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
+                          device: torch.device, ctx: DistContext) -> Optional[Dict[str, ProtocolResult]]:
+    """:func:`~motionbench.runner.run_benchmark` over ``ctx.world_size`` processes: the results on rank 0,
+    None on the other ranks. In a single process it is ``run_benchmark`` itself.
+
+    ``animate_seconds`` of a result is summed over the ranks (animation time per process)."""
+    if not ctx.enabled:
+        return run_benchmark(model, dataset, metrics, opts, device)
+    import torch.distributed as dist
+
+    model = model.to(device).eval()
+    plan, opts = plan_jobs(model, dataset, opts)
+    mine = replace(opts, progress=opts.progress and ctx.is_main)
+    out: Dict[str, ProtocolResult] = {}
+    for key, (protocol, mode, jobs) in plan.items():
+        torch.manual_seed(opts.seed)
+        np.random.seed(opts.seed)
+        part = collect_protocol(model, dataset, metrics, mine, protocol, mode, shard(jobs, ctx.rank, ctx.world_size),
+                                device)
+        gathered: Optional[List[Any]] = [None] * ctx.world_size if ctx.is_main else None
+        dist.gather_object(_payload(part, metrics), gathered, dst=0)
+        if ctx.is_main:
+            out[key] = summarise_protocol(_merge(gathered, metrics, part.mode), protocol, opts)
+    return out if ctx.is_main else None

@@ -1,0 +1,183 @@
+"""MRAA: official state-dict layout, numerical parity with the official code in every mode under both grid
+semantics, checkpoints, losses.
+
+``tests/data/mraa_tiny_subset.pt`` holds the official-code fixture's inputs and per-frame outputs (tiny
+config); its weights follow the fixture's weight rule and are rebuilt here (``weight_rule.py``) and checked
+against the stored checksums. ``mraa_keys_vox256.txt`` lists the official keys and shapes.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import motionbench
+from motionbench.animator import CheckpointError
+from motionbench.methods.mraa.animator import MRAAAnimator
+from motionbench.methods.mraa.demo import make_animation
+from weight_rule import layout_from_listing, read_key_listing, rule_state_dict, verify
+
+DATA = Path(__file__).parent / "data"
+ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
+REGION_ATOL, MAP_ATOL = 1e-5, 1e-4
+MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
+SEMANTICS = [(False, ""), (True, "_align_corners_true")]
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    return torch.load(DATA / "mraa_tiny_subset.pt", weights_only=True)
+
+
+@pytest.fixture(scope="module")
+def official_file(fixture, tmp_path_factory):
+    """An official-layout ``*.pth`` with the fixture's weights (rebuilt from the rule, checksums verified)."""
+    model = MRAAAnimator(**fixture["config"])
+    data = {"epoch_reconstruction": 99, "optimizer_reconstruction": {}}
+    for entry in ENTRIES:
+        data[entry] = rule_state_dict(entry, getattr(model, entry), "mraa", fixture["config"]["num_regions"])
+        verify(data[entry], fixture["state_dict_checksums"][entry])
+    path = tmp_path_factory.mktemp("mraa") / "tiny.pth"
+    torch.save(data, path)
+    return path
+
+
+def load(fixture, path, align_corners):
+    return motionbench.create_animator("mraa", checkpoint=str(path), align_corners=align_corners, **fixture["config"])
+
+
+def max_err(a, b):
+    return (a - b).abs().max().item()
+
+
+def official_outputs(model, fixture, mode):
+    """Per-frame calls with batch 1, as the official demo and the fixture."""
+    src, drv = fixture["source"], fixture["driving"]
+    with torch.no_grad():
+        rs, r0 = model.region_predictor(src), model.region_predictor(drv[:1])
+        scale = torch.tensor([fixture["relative"]["movement_scale"]], dtype=torch.float64)
+        outs = []
+        for i in range(drv.shape[0]):
+            new = model.animated_regions(rs, model.region_predictor(drv[i:i + 1]), MODES.get(mode, "absolute"), r0, scale)
+            bg = model.bg_predictor(src, drv[i:i + 1]) if mode == "standard_bg" else None
+            out = model.generator(src, new, rs, bg_params=bg)
+            res = {"new_shift": new["shift"], "new_affine": new["affine"], "new_covar": new["covar"],
+                   **{k: out[k] for k in ("heatmap", "sparse_motion", "sparse_deformed", "mask", "optical_flow",
+                                          "occlusion_map", "deformed", "prediction")}}
+            if bg is not None:
+                res["bg_params"] = bg
+            outs.append(res)
+    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+
+
+def test_region_parameters_and_movement_scale_match_official(fixture, official_file):
+    from motionbench.methods.fomm.normalize import movement_scale
+
+    model = load(fixture, official_file, False)
+    with torch.no_grad():
+        for images, ref in ((fixture["source"], fixture["source_region_params"]),
+                            (fixture["driving"], fixture["driving_region_params"]),
+                            (fixture["driving"][:1], fixture["driving_region_params_initial"])):
+            ours = model.region_predictor(images)
+            for key in ("shift", "covar", "affine", "heatmap", "u", "d"):
+                assert max_err(ours[key], ref[key]) < REGION_ATOL, key
+    scale = movement_scale(fixture["source_region_params"]["shift"], fixture["driving_region_params_initial"]["shift"])
+    assert scale.item() == pytest.approx(fixture["relative"]["movement_scale"], abs=1e-6)
+
+
+# every mode under both semantics; the reconstruction path (standard_bg) is stored for the trained one only
+CASES = [(ac, suffix, mode) for ac, suffix in SEMANTICS for mode in MODES] + [(False, "", "standard_bg")]
+
+
+@pytest.mark.parametrize("align_corners,suffix,mode", CASES)
+def test_parity_with_official_outputs(fixture, official_file, align_corners, suffix, mode):
+    ref = fixture[mode + suffix]
+    model = load(fixture, official_file, align_corners)
+    ours = official_outputs(model, fixture, mode)
+    assert set(ours) == set(ref) - {"movement_scale"}
+    for key, value in ours.items():
+        assert max_err(value, ref[key]) < (REGION_ATOL if key.startswith("new_") else MAP_ATOL), (mode, key)
+    if mode in MODES:  # the public API (encode once, batched frames, demo defaults) = the official demo
+        out = model.animate(fixture["source"], fixture["driving"][None], mode=MODES[mode])
+        assert max_err(out[0], ref["prediction"]) < MAP_ATOL
+    else:
+        rec = model.reconstruct(fixture["source"].expand(3, -1, -1, -1), fixture["driving"])
+        assert max_err(rec["prediction"], ref["prediction"]) < MAP_ATOL
+
+
+def test_semantics_switch_matters_and_defaults_to_trained(fixture, official_file):
+    assert all(p["align_corners"] is False for p in MRAAAnimator.presets().values())
+    a = load(fixture, official_file, False).animate(fixture["source"], fixture["driving"][None])
+    b = load(fixture, official_file, True).animate(fixture["source"], fixture["driving"][None])
+    assert max_err(a, b) > 1e-2
+
+
+def test_fast_path_equals_official_loop(fixture, official_file):
+    model = load(fixture, official_file, False)
+    g = torch.Generator().manual_seed(0)
+    sources = torch.cat([fixture["source"], torch.rand(1, 3, 64, 64, generator=g)])
+    clips = torch.stack([fixture["driving"], torch.rand(3, 3, 64, 64, generator=g)])
+    for mode in ("absolute", "relative", "avd"):
+        fast = model.animate(sources, clips, mode=mode, chunk_size=4)  # chunks cross sample boundaries
+        for b in range(2):
+            assert max_err(fast[b], make_animation(model, sources[b:b + 1], clips[b], mode=mode)) < MAP_ATOL
+
+
+def test_full_size_official_layout_loads(tmp_path):
+    """A vox-256 file built from the official key listing loads strictly; errors name the file and keys."""
+    official = read_key_listing(DATA / "mraa_keys_vox256.txt")
+    with torch.device("meta"):
+        ours = {k: tuple(v.shape) for k, v in MRAAAnimator.build("vox-256").state_dict().items()}
+    assert ours == official
+    data = layout_from_listing(official, 0.5, counter=3)
+    path = tmp_path / "vox256.pth"
+    torch.save(data, path)
+    model = motionbench.create_animator("mraa", checkpoint=str(path))
+    assert not model.training and float(model.generator.final.bias[0].detach()) == 0.5
+    del data["avd_network"], data["bg_predictor"]  # the demo's minimum
+    data["region_predictor"]["jacobian.weight"] = torch.zeros(4, 35, 7, 7)
+    data["generator"].pop("pixelwise_flow_predictor.mask.bias")
+    torch.save(data, path)
+    with pytest.raises(CheckpointError, match=rf"{re.escape(str(path))}.*missing keys: generator\.pixelwise_flow_"
+                                              r"predictor\.mask\.bias.*unexpected keys: region_predictor\.jacobian"):
+        motionbench.create_animator("mraa", checkpoint=str(path))
+
+
+def _loss_cfg(**extra):
+    from motionbench.config import load_conf_yaml
+
+    return {**dict(load_conf_yaml("loss/mraa.yaml")), "perceptual_kind": "pixel", **extra}
+
+
+def test_training_losses_reach_the_background_predictor():
+    torch.manual_seed(0)
+    model = MRAAAnimator.build("tiny").train()
+    batch = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)}
+    losses, _ = model.generator_losses(batch, _loss_cfg())
+    assert set(losses) == {"perceptual", "equivariance_shift", "equivariance_affine"}
+    sum(losses.values()).backward()
+    assert all(p.grad is not None for p in model.bg_predictor.parameters())
+
+
+def test_avd_stage_and_cross_mode(tmp_path):
+    from motionbench.runner import effective_cross_mode
+    from motionbench.train.trainer import Trainer
+
+    torch.manual_seed(0)
+    model = MRAAAnimator.build("tiny")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(model, _loss_cfg(stage="avd"), {"max_steps": 2}, {"lr_generator": 1e-3}, tmp_path,
+                      torch.device("cpu"))
+    logs = trainer.train_step({"source": torch.rand(4, 3, 64, 64), "driving": torch.rand(4, 3, 64, 64)})
+    assert {"g/rec_shift", "g/rec_affine"} <= set(logs)
+    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])
+               and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert changed == {"avd_network"}
+    assert effective_cross_mode(model, "avd") == "avd"
+    with pytest.raises(ValueError, match="no avd mode"):
+        effective_cross_mode(motionbench.create_animator("fomm", preset="tiny"), "avd")
+    with pytest.raises(NotImplementedError, match="no avd mode"):
+        motionbench.create_animator("fomm", preset="tiny").animate(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64),
+                                                                   mode="avd")

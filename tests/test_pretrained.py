@@ -1,0 +1,103 @@
+"""The official-checkpoint catalogue: lookup in the cache, presets, opt-in download (offline, file:// URLs)."""
+import hashlib
+
+import pytest
+import torch
+
+import motionbench
+from motionbench import pretrained
+from motionbench.build import build_model
+from motionbench.registries import ANIMATORS
+from motionbench.weights import MissingWeightsError, WeightsMismatchError
+
+
+def test_every_entry_names_a_real_preset_and_a_source():
+    entries = pretrained.official_entries()
+    assert {("fomm", "vox"), ("fomm", "taichi"), ("lia", "vox"), ("lia", "taichi"), ("lia", "ted")} <= {
+        (e.method, e.tag) for e in entries}
+    assert any(e.method == "lwgan" for e in entries)
+    for e in entries:
+        assert e.preset in ANIMATORS.get(e.method).presets(), e.key
+        assert e.urls and all(u.startswith("https://") for u in e.urls), e.key
+        assert e.resolution > 0 and e.filename
+
+
+@pytest.fixture
+def tiny_official(tmp_path, offline_torch_home):
+    """A FOMM-official-layout file of the tiny preset, served from a file:// URL as catalogue entry fomm:testtiny."""
+    torch.manual_seed(0)
+    model = motionbench.create_animator("fomm", preset="tiny")
+    src = tmp_path / "served" / "tiny-cpk.pth.tar"
+    src.parent.mkdir()
+    torch.save({"generator": model.generator.state_dict(), "kp_detector": model.kp_detector.state_dict(), "epoch": 1}, src)
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+    entry = pretrained.OfficialCheckpoint(method="fomm", tag="testtiny", filename="tiny-cpk.pth.tar", dataset="synthetic",
+                                          resolution=64, preset="tiny", urls=("https://example.org/folder",),
+                                          download_url=src.as_uri(), sha256=digest)
+    pretrained.register_official(entry)
+    yield model, entry, src
+    del pretrained.OFFICIAL[("fomm", "testtiny")]
+
+
+def test_missing_file_is_one_line_with_url_and_path(tiny_official):
+    _, entry, _ = tiny_official
+    with pytest.raises(MissingWeightsError) as err:
+        motionbench.create_animator("fomm", pretrained="testtiny")
+    msg = str(err.value)
+    assert "\n" not in msg and "https://example.org/folder" in msg and str(pretrained.official_path(entry)) in msg
+    assert "weights.download=true" in msg
+    with pytest.raises(ValueError, match="no official checkpoint 'nope'.*known: .*vox"):
+        motionbench.create_animator("fomm", pretrained="nope")
+
+
+def test_download_checks_the_hash_and_keeps_nothing_bad(tiny_official):
+    model, entry, src = tiny_official
+    bad = pretrained.OfficialCheckpoint(**{**entry.__dict__, "sha256": "0" * 64})
+    pretrained.register_official(bad, replace=True)
+    with pytest.raises(WeightsMismatchError):
+        motionbench.create_animator("fomm", pretrained="testtiny", download=True)
+    assert not pretrained.official_path(entry).exists()
+    pretrained.register_official(entry, replace=True)
+    loaded = motionbench.create_animator("fomm", pretrained="testtiny", download=True)
+    assert pretrained.official_path(entry).read_bytes() == src.read_bytes()
+    assert not loaded.training and loaded.trained_on == {"dataset": "synthetic", "resolution": 64}
+    assert loaded.resolution == 64
+    x, d = torch.rand(1, 3, 64, 64), torch.rand(1, 2, 3, 64, 64)
+    torch.testing.assert_close(loaded.animate(x, d), model.animate(x, d), atol=0, rtol=0)
+    # present now: no download needed, the file's hash is still checked
+    pretrained.official_path(entry).write_bytes(b"tampered")
+    with pytest.raises(WeightsMismatchError, match="weights.verify=false"):
+        motionbench.create_animator("fomm", checkpoint="official:testtiny")
+
+
+def test_cli_config_resolves_official_tag_and_its_preset(tiny_official):
+    _, entry, src = tiny_official
+    path = pretrained.official_path(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(src.read_bytes())
+    model, info = build_model({"name": "fomm", "preset": "auto", "checkpoint": "official:testtiny"}, "vox", 256)
+    assert info["preset"] == "tiny" and info["tag"] == "official:testtiny" and info["path"] == str(path)
+    assert model.trained_on["dataset"] == "synthetic"
+
+
+def test_no_direct_link_means_no_download(offline_torch_home):
+    with pytest.raises(MissingWeightsError, match="no direct download link: get it from https://drive.google.com"):
+        pretrained.resolve_official("lia", "vox", download=True)
+
+
+def test_checkpoint_auto_in_the_api_is_the_committed_synthetic_one():
+    model = motionbench.create_animator("lia", checkpoint="auto")
+    assert model.trained_on == {"dataset": "synthetic", "resolution": 64} and not model.training
+
+
+def test_cli_missing_official_checkpoint_is_one_error_line(tmp_path):
+    from plugins import plugin_env, run_cli
+
+    env = dict(plugin_env(tmp_path), TORCH_HOME=str(tmp_path / "torch_home"))
+    r = run_cli(["method=lia", "method.checkpoint=official:vox"], cwd=tmp_path, env=env)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("motionbench: error: official checkpoint lia:vox not found at ")
+    assert str(tmp_path / "torch_home" / "hub" / "checkpoints" / "motionbench" / "lia" / "vox.pt") in line
+    assert "https://drive.google.com/drive/folders/" in line
+    assert not (tmp_path / "outputs").exists()

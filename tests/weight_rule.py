@@ -1,0 +1,79 @@
+"""The deterministic weight rule of the TPSMM / MRAA golden fixtures (tests/data/*_tiny_subset.pt), and a
+reader for the official key listings (tests/data/*_keys_*.txt).
+
+The fixtures were produced by the official code with weights defined by this rule (reference README,
+"Weight rule of the TPSMM and MRAA fixtures"), so the tests rebuild the state dicts instead of storing them;
+``verify`` checks the rebuilt tensors against the checksums stored with each fixture.
+"""
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+from typing import Dict, Mapping, Tuple
+
+import torch
+from torch import Tensor
+
+ZERO_INIT_HEADS = {"tpsmm": ("bg_predictor.bg_encoder.fc.", torch.tensor([1.0, 0, 0, 0, 1, 0])),
+                   "mraa": ("bg_predictor.fc.", torch.tensor([1.0, 0, 0, 0, 1, 0]))}
+
+
+def rule_value(name: str, template: Tensor, method: str, num_regions: int = 0, weight_seed: int = 0) -> Tensor:
+    """The value of state-dict entry ``name`` (``<checkpoint entry>.<key>``) with ``template``'s shape."""
+    if name.endswith("num_batches_tracked") or name.endswith("down.weight"):
+        return template.clone()
+    seed = (zlib.crc32(name.encode("utf-8")) + weight_seed * 0x9E3779B9) % 2 ** 32
+    r = torch.randn(tuple(template.shape), generator=torch.Generator().manual_seed(seed), dtype=torch.float32)
+    if name.endswith("running_var"):
+        value = r.abs() * 0.5 + 0.5
+    elif name.endswith("running_mean") or name.endswith("bias"):
+        value = r * 0.1
+    elif r.dim() == 1:
+        value = r * 0.1 + 1.0
+    else:
+        value = r * (float(r.numel() // r.shape[0]) ** -0.5)
+    prefix, bias = ZERO_INIT_HEADS[method]
+    if name.startswith(prefix):
+        value = value * 0.1 + (bias if name.endswith("bias") else 0.0)
+    if method == "mraa" and name == "avd_network.decoder.9.bias":
+        value = value + torch.tensor([0, 0, 0.5, 0, 0, 0.5]).repeat(num_regions)
+    return value
+
+
+def rule_state_dict(entry: str, module: torch.nn.Module, method: str, num_regions: int = 0) -> Dict[str, Tensor]:
+    """The rule's state dict for ``module`` stored under checkpoint entry ``entry``."""
+    return {k: rule_value(f"{entry}.{k}", v, method, num_regions) for k, v in module.state_dict().items()}
+
+
+def verify(state: Mapping[str, Tensor], checksums: Mapping[str, Tensor]) -> None:
+    """Assert that ``state`` has exactly the checksummed keys with float64 [sum, abs_sum, numel] equal."""
+    assert sorted(state) == sorted(checksums)
+    for k, v in state.items():
+        got = torch.tensor([v.double().sum().item(), v.double().abs().sum().item(), float(v.numel())],
+                           dtype=torch.float64)
+        torch.testing.assert_close(got, checksums[k].to(torch.float64), rtol=1e-9, atol=1e-9, msg=k)
+
+
+def read_key_listing(listing: Path) -> Dict[str, Tuple[int, ...]]:
+    """``entry.key -> shape`` from an official key listing (``key<TAB>shape[<TAB>dtype]`` lines, ``#`` comments)."""
+    out = {}
+    for line in listing.read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        key, shape = line.split("\t")[:2]
+        out[key] = tuple(int(s) for s in re.findall(r"\d+", shape))
+    return out
+
+
+def layout_from_listing(official: Mapping[str, Tuple[int, ...]], value: float, counter: int = 7
+                        ) -> Dict[str, Dict[str, Tensor]]:
+    """An official checkpoint dict ``{entry: state dict}`` with every key of the listing: floats ``value``,
+    BatchNorm counters ``counter``. Tensors are expanded scalars, so the saved file stores one element per
+    tensor while a strict load still checks every shape."""
+    data: Dict[str, Dict[str, Tensor]] = {}
+    for key, shape in official.items():
+        entry, name = key.split(".", 1)
+        data.setdefault(entry, {})[name] = (torch.tensor(counter) if name.endswith("num_batches_tracked")
+                                            else torch.tensor(value).expand(shape))
+    return data
