@@ -104,7 +104,7 @@ def _check_animate(cfg: Any, cls: type) -> None:
 
     a = cfg.animate
     _positive(a, "animate", ["batch_frames"])
-    _positive(a, "animate", ["max_frames", "fps"], optional=True)
+    _positive(a, "animate", ["max_frames", "fps", "resolution"], optional=True)
     if a.mode not in ("absolute", "relative", "avd"):
         raise ConfigValueError(f"animate.mode={a.mode}: must be absolute, relative or avd")
     check_video_output(a.output)
