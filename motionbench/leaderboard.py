@@ -163,15 +163,16 @@ def read_leaderboard(path) -> List[Dict[str, str]]:
     return rows
 
 
-def check_leaderboard_writable(path) -> Path:
+def check_leaderboard_writable(path, columns: Iterable[str] = REQUIRED_COLUMNS) -> Path:
     """Refuse, before a benchmark runs, a leaderboard it could not append to: an empty path, a directory,
-    a read-only file or folder, an unreadable file, or one written with a different column set."""
+    a read-only file or folder, an unreadable file, or one that lacks a required column the new rows
+    (``columns``; a benchmark's rows have them all) carry."""
     from .io_safe import check_output_file
 
     path = check_output_file(path, "benchmark.leaderboard")
     rows = read_leaderboard(path)
     if rows:
-        missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+        missing = [c for c in REQUIRED_COLUMNS if c in columns and c not in rows[0]]
         if missing:
             raise LeaderboardError(
                 f"leaderboard {path} has a different column set (written by an older motionbench: missing "
@@ -183,7 +184,7 @@ def check_leaderboard_writable(path) -> Path:
 def append_leaderboard(path, rows: Sequence[Mapping[str, Any]], timeout: float = 120.0) -> Path:
     """Append rows under an inter-process lock; the file is replaced atomically (union of columns, same
     permissions; a read-only file is refused, see :func:`check_leaderboard_writable`)."""
-    path = check_leaderboard_writable(Path(path).resolve())
+    path = check_leaderboard_writable(Path(path).resolve(), {c for r in rows for c in r})
     with FileLock(str(path) + ".lock", timeout=timeout):
         existing = read_leaderboard(path)
         all_rows = existing + [{k: _fmt(v) for k, v in r.items()} for r in rows]

@@ -165,8 +165,10 @@ def _require_defined(results) -> None:
         if bad:
             what = ", ".join(f"{n} ({m.get('n_undefined_frames', '?')} undefined frames, {m.get('n', 0)} defined)"
                              for n, m in bad.items())
-            raise MetricError(f"protocol {key}: metric(s) {what} have no finite value (non-finite model output, or "
-                              f"too few frames: frame 0 is not scored); nothing was written")
+            raise MetricError(f"protocol {key}: metric(s) {what} have no finite value -- non-finite model output, "
+                              f"too few frames (frame 0 is not scored), or nothing detected in any output frame "
+                              f"(akd/aed on an untrained model); nothing was written. Leave such metrics out with "
+                              f"benchmark.metrics=[...]")
 
 
 def leaderboard_summary(board: Path, dataset: str) -> str:

@@ -5,7 +5,6 @@ leaderboard row, or a write error after the whole benchmark has run.
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 from typing import Any, Iterable, Optional
 
 import torch
@@ -54,7 +53,7 @@ def check_device(name: str) -> torch.device:
     return dev
 
 
-def _check_method(method: Any, dataset: Any) -> Any:
+def _check_method(method: Any) -> Any:
     from .registries import ANIMATORS
 
     cls = ANIMATORS.get(method.name)
@@ -104,7 +103,7 @@ def _check_animate(cfg: Any, cls: type) -> None:
 
     a = cfg.animate
     _positive(a, "animate", ["batch_frames"])
-    _positive(a, "animate", ["max_frames", "fps"], optional=True)
+    _positive(a, "animate", ["max_frames", "fps", "resolution"], optional=True)
     if a.mode not in ("absolute", "relative", "avd"):
         raise ConfigValueError(f"animate.mode={a.mode}: must be absolute, relative or avd")
     check_video_output(a.output)
@@ -130,7 +129,7 @@ def validate_config(cfg: Any) -> Optional[torch.device]:
         return None
     device = check_device(cfg.device)
     _check_dataset(cfg.dataset)
-    cls = _check_method(cfg.method, cfg.dataset)
+    cls = _check_method(cfg.method)
     if cfg.task == "benchmark":
         _check_benchmark(cfg)
     elif cfg.task == "animate":

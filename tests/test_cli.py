@@ -53,16 +53,17 @@ def test_default_benchmark_writes_record_and_leaderboard(tmp_path):
 
 
 def test_multirun_seeds_each_add_rows_and_same_seed_is_identical(tmp_path):
-    # a method with random parameters (not only the parameter-free identity): same seed, same numbers
+    # a method with random parameters (not only the parameter-free identity): same seed, same numbers. Its
+    # output has no detectable joints, so AKD/AED would be undefined on every frame: an error (no blank cells)
     r = run_cli(["-m", "method=fomm", "method.checkpoint=null", "dataset=synthetic", "benchmark.seed=0,1,0", *SMALL,
-                 f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
+                 "benchmark.metrics=[l1,psnr,ssim,fg_l1]", f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(list((tmp_path / "sweep").glob("*/results.json"))) == 3
     rows = _rows(tmp_path / "leaderboard.csv")
     assert len(rows) == 6 and len({r["selection"] for r in rows}) == 2  # the seed is part of the frame selection
     seed0 = [r for r in rows if r["seed"] == "0" and r["protocol"] == "cross_identity"]
     seed1 = [r for r in rows if r["seed"] == "1" and r["protocol"] == "cross_identity"]
-    metrics = ["l1", "l1_ci_low", "l1_ci_high", "psnr", "ssim", "fg_l1", "akd", "mkr", "aed"]
+    metrics = ["l1", "l1_ci_low", "l1_ci_high", "psnr", "ssim", "fg_l1"]
     assert [seed0[0][m] for m in metrics] == [seed0[1][m] for m in metrics]
     assert seed0[0]["per_video"] == seed0[1]["per_video"]
     assert seed0[0]["l1"] != seed1[0]["l1"]  # another seed: other initial weights and pairs

@@ -181,7 +181,7 @@ def test_runner_runs_cross_identity_in_absolute_mode():
     ds = SyntheticDataset(identities={"train": 2, "test": 2}, videos_per_identity={"train": 1, "test": 1},
                           frames_per_video={"train": 4, "test": 3})
     metrics = build_metrics(["l1"], MetricContext(dataset="synthetic", resolution=64), {})
-    res = run_benchmark(tiny(), ds, metrics, BenchmarkOptions(max_videos=1, progress=False))
+    res = run_benchmark(tiny(), ds, metrics, BenchmarkOptions(max_videos=2, progress=False))
     assert res["same_identity"].mode == "absolute" and res["cross_identity"].mode == "absolute"
     assert res["cross_identity"].metrics["l1"]["n"] == 2 * 3  # absolute: no trivial frame excluded
 

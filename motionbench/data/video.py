@@ -277,7 +277,7 @@ def read_pairs_csv(csv_path: str, videos: Sequence[VideoRef], split_dir: str = "
         src, drv = str(getattr(row, "source")), str(getattr(row, "driving"))
         frame = _frame_index(getattr(row, "frame")) if "frame" in table.columns else 0
         if frame is None:
-            problems.append(f"row {line}: frame {getattr(row, 'frame')!r} is not a whole frame index")
+            problems.append(f"row {line}: frame '{getattr(row, 'frame')}' is not a whole frame index")
             continue
         vs, vd = find(src), find(drv)
         for col, name, ref in (("source", src, vs), ("driving", drv, vd)):
