@@ -225,16 +225,20 @@ def test_pairs_csv_fractional_frame_names_file_and_row(tmp_path):
         read_pairs_csv(str(path), vids)
 
 
-def test_all_undefined_metric_is_an_error_not_a_blank_row():
+def test_blank_protocol_is_an_error_not_a_blank_row():
     from motionbench.metrics.base import MetricError
     from motionbench.runner import ProtocolResult
     from motionbench.tasks import _require_defined
 
     ok = ProtocolResult({"l1": {"value": 0.1, "n": 3}}, [], 3, 0.0)
-    _require_defined({"same_identity": ok})
-    nan = ProtocolResult({"l1": {"value": 0.1}, "akd": {"value": float("nan"), "n": 0, "n_undefined_frames": 4}}, [], 4, 0.0)
-    with pytest.raises(MetricError, match=r"protocol cross_identity: metric\(s\) akd \(4 undefined frames, 0 defined\)"):
-        _require_defined({"same_identity": ok, "cross_identity": nan})
+    # one metric undefined on every frame: recorded (the tables say "not measurable"), not an error
+    partly = ProtocolResult({"l1": {"value": 0.1}, "akd": {"value": float("nan"), "n": 0, "n_undefined_frames": 4}},
+                            [], 4, 0.0)
+    _require_defined({"same_identity": ok, "cross_identity": partly})
+    blank = ProtocolResult({"l1": {"value": float("nan"), "n": 0, "n_undefined_frames": 4},
+                            "akd": {"value": None, "n": 0, "n_undefined_frames": 4}}, [], 4, 0.0)
+    with pytest.raises(MetricError, match=r"protocol cross_identity: no metric has a finite value \(l1 \(4 undefined frames, 0 defined\)"):
+        _require_defined({"same_identity": ok, "cross_identity": blank})
 
 
 def test_max_videos_limits_both_protocols():
