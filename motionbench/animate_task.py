@@ -27,7 +27,7 @@ from .data.video import frames_to_tensor
 from .media import load_image
 from .runner import effective_cross_mode
 from .io_safe import atomic_output
-from .train.logging import image_grid, save_png
+from .media import image_grid, save_png
 from .video_out import check_video_output, video_output
 
 log = logging.getLogger("motionbench")

@@ -29,7 +29,7 @@ from .data.readers import open_reader
 from .data.video import frames_to_tensor
 from .media import load_image, save_video
 from .runner import effective_cross_mode
-from .train.logging import save_png
+from .media import save_png
 
 log = logging.getLogger("motionbench")
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Tuple, Union
+from typing import Any, Iterable, Iterator, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from torch import Tensor
 from .data.readers import IMAGE_EXTS, _pil_to_array, load_image as _read_image, open_reader
 from .data.video import frames_to_tensor
 
-__all__ = ["load_image", "load_video", "iter_video", "save_video", "to_source", "to_clip", "is_media"]
+__all__ = ["load_image", "load_video", "iter_video", "save_video", "image_grid", "save_png", "to_source", "to_clip", "is_media"]
 
 PathLike = Union[str, os.PathLike]
 _TOL = 1e-3  # float slack at the [0, 1] borders (resampling, float16 round-off); clamped away afterwards
@@ -212,3 +212,30 @@ def save_video(frames: Union[Tensor, np.ndarray, Iterable[Any]], path: PathLike,
         if sink.frames == 0:
             raise ValueError(f"save_video: no frames to write to {path}")
     return Path(path)
+
+
+def image_grid(rows: List[List[Tensor]], pad: int = 2) -> np.ndarray:
+    """Rows of 3×H×W images in [0,1] -> one H×W×3 uint8 grid with white padding."""
+    h, w = rows[0][0].shape[-2:]
+    ncol = max(len(r) for r in rows)
+    grid = np.ones((len(rows) * (h + pad) + pad, ncol * (w + pad) + pad, 3), dtype=np.float32)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            grid[y:y + h, x:x + w] = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return (grid * 255 + 0.5).astype(np.uint8)
+
+
+def save_png(array: np.ndarray, path: Path) -> Path:
+    """Write a PNG atomically; the written file is decoded again and its shape checked."""
+    import imageio.v3 as iio
+
+    from .io_safe import OutputError, atomic_output
+
+    def verify(tmp: Path) -> None:
+        if iio.imread(tmp).shape != array.shape:
+            raise OutputError(f"image {path}: written file does not decode to a {array.shape} image")
+
+    with atomic_output(Path(path), verify, what="image") as tmp:
+        iio.imwrite(tmp, array, extension=".png")
+    return path

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import List, Mapping
+from typing import Mapping
 
-import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["ScalarLogger", "save_sample_grid", "image_grid", "save_png"]
+from ..media import image_grid, save_png
+
+__all__ = ["ScalarLogger", "save_sample_grid"]
 
 
 class ScalarLogger:
@@ -43,33 +44,6 @@ class ScalarLogger:
             self.writer.close()
         else:
             self._file.close()
-
-
-def image_grid(rows: List[List[Tensor]], pad: int = 2) -> np.ndarray:
-    """Rows of 3×H×W images in [0,1] -> one H×W×3 uint8 grid with white padding."""
-    h, w = rows[0][0].shape[-2:]
-    ncol = max(len(r) for r in rows)
-    grid = np.ones((len(rows) * (h + pad) + pad, ncol * (w + pad) + pad, 3), dtype=np.float32)
-    for i, row in enumerate(rows):
-        for j, img in enumerate(row):
-            y, x = pad + i * (h + pad), pad + j * (w + pad)
-            grid[y:y + h, x:x + w] = img.detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return (grid * 255 + 0.5).astype(np.uint8)
-
-
-def save_png(array: np.ndarray, path: Path) -> Path:
-    """Write a PNG atomically; the written file is decoded again and its shape checked."""
-    import imageio.v3 as iio
-
-    from ..io_safe import OutputError, atomic_output
-
-    def verify(tmp: Path) -> None:
-        if iio.imread(tmp).shape != array.shape:
-            raise OutputError(f"image {path}: written file does not decode to a {array.shape} image")
-
-    with atomic_output(Path(path), verify, what="image") as tmp:
-        iio.imwrite(tmp, array, extension=".png")
-    return path
 
 
 @torch.no_grad()
