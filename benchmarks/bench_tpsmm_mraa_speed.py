@@ -18,15 +18,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import statistics
-import sys
 import time
-from pathlib import Path
 from typing import List
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_fomm_speed import count_gflop, inputs, matmul_peak  # noqa: E402  (same folder; shared helpers)
+from bench_fomm_speed import count_gflop, inputs, matmul_peak  # same folder (on sys.path when run as a script)
 
 MODELS = {"tpsmm": ("motionbench.methods.tpsmm", "TPSMMAnimator", ("inpainting_network", "kp_detector",
                                                                      "dense_motion_network")),
