@@ -103,33 +103,11 @@ def check_group_overrides(argv: Sequence[str]) -> List[str]:
 def _hydra_entry(cfg) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from .tasks import list_task, run_benchmark_task, weights_task
-
+    from .tasks import run_task
     from .validate import validate_config
 
     validate_config(cfg)  # bad values fail here, before any work
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
-    task = cfg.task
-    if task == "benchmark":
-        run_benchmark_task(cfg, run_dir)
-    elif task == "animate":
-        from .animate_task import run_animate_task
-
-        run_animate_task(cfg, run_dir)
-    elif task == "compare":
-        from .compare_task import run_compare_task
-
-        run_compare_task(cfg, run_dir)
-    elif task == "train":
-        from .train import run_train_task
-
-        run_train_task(cfg, run_dir)
-    elif task == "list":
-        print(list_task(cfg.list))
-    elif task == "weights":
-        print(weights_task())
-    else:
-        raise ValueError(f"unknown task '{task}' (choose benchmark, animate, train, compare, list or weights)")
+    run_task(cfg.task, cfg, Path(HydraConfig.get().runtime.output_dir))
 
 
 def _plain_command(argv: List[str]) -> List[str]:
@@ -154,7 +132,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         if any(a in ("--help", "-h") for a in argv):
             print(USAGE)
         if argv and argv[0] == "list":
-            from .tasks import list_task
+            from .tasks.listing import list_task
 
             print(list_task(argv[1] if len(argv) > 1 else "all"))
             return
@@ -164,7 +142,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             leaderboard_main(argv[1:])
             return
         if argv and argv[0] == "weights":
-            from .tasks import weights_task
+            from .tasks.listing import weights_task
 
             print(weights_task())
             return

@@ -228,7 +228,7 @@ def test_pairs_csv_fractional_frame_names_file_and_row(tmp_path):
 def test_blank_protocol_is_an_error_not_a_blank_row():
     from motionbench.metrics.base import MetricError
     from motionbench.runner import ProtocolResult
-    from motionbench.tasks import _require_defined
+    from motionbench.tasks.benchmark import _require_defined
 
     ok = ProtocolResult({"l1": {"value": 0.1, "n": 3}}, [], 3, 0.0)
     # one metric undefined on every frame: recorded (the tables say "not measurable"), not an error
@@ -283,7 +283,7 @@ def _inputs(tmp_path, size=65, frames=5):
 
 
 def test_odd_size_video_is_padded_verified_and_said(tmp_path, caplog):
-    from motionbench.animate_task import animate_file
+    from motionbench.tasks.animate import animate_file
     from motionbench.video_out import count_frames
 
     src, drv = _inputs(tmp_path)
@@ -299,7 +299,7 @@ def test_odd_size_video_is_padded_verified_and_said(tmp_path, caplog):
 @pytest.mark.parametrize("failure", ["short-file", "writer-crash"])
 def test_failed_video_leaves_nothing_behind(failure, tmp_path, monkeypatch):
     import motionbench.video_out as vo
-    from motionbench.animate_task import animate_file
+    from motionbench.tasks.animate import animate_file
 
     src, drv = _inputs(tmp_path, size=32)
     if failure == "short-file":  # a truncated file, as on a full disk: the frame count check catches it

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.compare_task import caption_bar, side_by_side, with_caption
+from motionbench.tasks.compare import caption_bar, side_by_side, with_caption
 from plugins import run_cli
 
 
@@ -72,7 +72,7 @@ def test_animate_runs_at_the_checkpoint_resolution_and_warns(tmp_path, real_clip
 
 
 def test_domain_check_tells_puppets_from_photos():
-    from motionbench.animate_task import looks_like_puppet
+    from motionbench.tasks.animate import looks_like_puppet
     from motionbench.data.synthetic import SyntheticDataset
 
     ds = SyntheticDataset(resolution=64)

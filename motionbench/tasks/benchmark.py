@@ -1,4 +1,5 @@
-"""The CLI tasks: benchmark (default), animate, list, weights. (train lives in motionbench.train.)"""
+"""The ``benchmark`` task (the default): one method on one dataset -> results.json, per_video.csv and leaderboard
+rows, through the protocol runner (:func:`motionbench.runner.run_benchmark`, sharded under torchrun)."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -12,17 +13,16 @@ from typing import Any, Dict, List, Optional
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from . import __version__
-from .build import build_dataset, build_model, resolve_device, to_dict
-from .registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
-from .distributed_eval import eval_context, run_benchmark_sharded
-from .leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from .results import ResultRecord, markdown_table, write_text_atomic
-from .runner import BenchmarkOptions
+from .. import __version__
+from ..build import build_dataset, build_model, resolve_device, to_dict
+from ..distributed_eval import eval_context, run_benchmark_sharded
+from ..leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
+from ..results import ResultRecord, markdown_table, write_text_atomic
+from ..runner import BenchmarkOptions
 
 log = logging.getLogger("motionbench")
 
-__all__ = ["run_benchmark_task", "leaderboard_summary", "list_task", "weights_task", "provenance", "git_hash"]
+__all__ = ["run_benchmark_task", "leaderboard_summary", "provenance", "git_hash", "frame_selection"]
 
 
 def git_hash() -> str:
@@ -68,8 +68,8 @@ def frame_selection(b: DictConfig) -> str:
 
 
 def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
-    from .metrics import build_metrics, default_metrics
-    from .metrics.base import MetricContext
+    from ..metrics import build_metrics, default_metrics
+    from ..metrics.base import MetricContext
 
     b = cfg.benchmark
     names = list(b.metrics) if b.metrics is not None else default_metrics(dataset.name)
@@ -133,7 +133,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         config=OmegaConf.to_container(cfg, resolve=True),
     )
     if b.save_samples:
-        from .compare_task import save_sample_videos
+        from .compare import save_sample_videos
 
         with model.precision(b.precision):
             record.samples = [str(p) for p in save_sample_videos(
@@ -160,7 +160,7 @@ def _require_defined(results) -> None:
     untrained model's output) is recorded with its undefined-frame count and shown as "not measurable"."""
     import math
 
-    from .metrics.base import MetricError
+    from ..metrics.base import MetricError
 
     for key, r in results.items():
         bad = {n: m for n, m in r.metrics.items() if not math.isfinite(float("nan" if m.get("value") is None else m["value"]))}
@@ -174,8 +174,8 @@ def _require_defined(results) -> None:
 def leaderboard_summary(board: Path, dataset: str) -> str:
     """The leaderboard's rows for ``dataset`` as markdown tables: the newest row per method, checkpoint,
     protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.leaderboard.load_latest`)."""
-    from .leaderboard import load_latest
-    from .report import markdown
+    from ..leaderboard import load_latest
+    from ..report import markdown
 
     df, metrics = load_latest(board)
     return f"## leaderboard {board}: {dataset}, newest row per method, checkpoint, mode, compat and frame selection\n\n" + markdown(
@@ -187,57 +187,3 @@ def _write_per_video(path: Path, rows: List[Dict[str, Any]]) -> None:
 
     text = pd.DataFrame(rows).to_csv(index=False, float_format="%.6g") if rows else "protocol,video\n"
     write_text_atomic(path, text)
-
-
-def list_task(what: str = "all") -> str:
-    """Registered methods (with aliases), datasets (+ their configs), metrics, extractors."""
-    from importlib import resources
-
-    conf = resources.files("motionbench.conf")
-    sections = {
-        "methods": ANIMATORS, "datasets": DATASETS, "metrics": METRICS,
-        "keypoints": KEYPOINT_EXTRACTORS, "identity": IDENTITY_EMBEDDERS,
-    }
-    if what != "all" and what not in sections:
-        raise ValueError(f"cannot list '{what}': choose from {', '.join(['all', *sections])}")
-    lines: List[str] = []
-    for key, reg in sections.items():
-        if what not in ("all", key):
-            continue
-        lines.append(f"{key}:")
-        for name in reg.names():
-            aliases = reg.aliases_of(name)
-            extra = f"  (aliases: {', '.join(aliases)})" if aliases else ""
-            lines.append(f"  {name}{extra}")
-        if key == "datasets":
-            configs = sorted(p.name[:-5] for p in conf.joinpath("dataset").iterdir() if p.name.endswith(".yaml"))
-            lines.append(f"  dataset configs (dataset=<name>): {', '.join(configs)}")
-    return "\n".join(lines)
-
-
-def weights_task() -> str:
-    """Every pretrained weight file motionbench knows: where it must be, present?, source."""
-    from .weights import describe_all
-
-    rows = describe_all()
-    lines = ["## metric and loss networks\n", "| name | present | path | used by | source |", "|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['name']} | {r['present']} | {r['path']} | {r['used_by']} | {r['source']} |")
-    lines.append("\nNothing is downloaded at run time: place missing files at the paths shown "
-                 "(TORCH_HOME moves the torch hub cache).")
-    return "\n".join(lines) + "\n\n" + official_table()
-
-
-def official_table() -> str:
-    """The official method checkpoints (:mod:`motionbench.pretrained`) as a markdown table."""
-    from .pretrained import describe_official
-
-    lines = ["## official method checkpoints (method=M method.checkpoint=official:TAG, "
-             "or create_animator(M, pretrained=TAG))\n",
-             "| method | checkpoint | present | path | trained on | preset | source |", "|---|---|---|---|---|---|---|"]
-    for r in describe_official():
-        lines.append(f"| {r['method']} | {r['checkpoint']} | {r['present']} | {r['path']} | {r['trained_on']} | "
-                     f"{r['preset']} | {r['source']} |")
-    lines.append("\nPlace a missing file at its path (the name as published), or pass weights.download=true where "
-                 "the source is a direct download.")
-    return "\n".join(lines)
