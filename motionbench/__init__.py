@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
 from .animator import Animator, Capabilities, CheckpointError
 from .registries import ANIMATORS, DATASETS, METRICS
-from .registry import Registry, UnknownNameError
+from .registries import Registry, UnknownNameError
 
 __version__ = "0.1.0"
 __all__ = ["Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",

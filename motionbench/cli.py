@@ -26,7 +26,7 @@ def _user_errors() -> tuple:
     from .animator import CheckpointError
     from .data.base import DatasetError
     from .metrics.base import MetricError
-    from .registry import RegistryError
+    from .registries import RegistryError
     from .weights import MissingWeightsError, WeightsMismatchError
 
     return (CheckpointError, DatasetError, MetricError, RegistryError, MissingWeightsError, WeightsMismatchError,

@@ -7,7 +7,7 @@ import torch
 
 import motionbench
 from motionbench.animator import Animator, Capabilities
-from motionbench.registry import DuplicateNameError, Registry, RegistryError, UnknownNameError
+from motionbench.registries import DuplicateNameError, Registry, RegistryError, UnknownNameError
 
 
 def test_aliases_lazy_and_duplicates():
