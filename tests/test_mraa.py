@@ -17,7 +17,7 @@ import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
 from motionbench.methods.mraa.demo import make_animation
-from weight_rule import layout_from_listing, read_key_listing, rule_state_dict, verify
+from weight_rule import check_fast_path, full_size_file, rule_state_dict, verify
 
 DATA = Path(__file__).parent / "data"
 ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
@@ -116,24 +116,13 @@ def test_semantics_switch_matters_and_defaults_to_trained(fixture, official_file
 
 def test_fast_path_equals_official_loop(fixture, official_file):
     model = load(fixture, official_file, False)
-    g = torch.Generator().manual_seed(0)
-    sources = torch.cat([fixture["source"], torch.rand(1, 3, 64, 64, generator=g)])
-    clips = torch.stack([fixture["driving"], torch.rand(3, 3, 64, 64, generator=g)])
-    for mode in ("absolute", "relative", "avd"):
-        fast = model.animate(sources, clips, mode=mode, chunk_size=4)  # chunks cross sample boundaries
-        for b in range(2):
-            assert max_err(fast[b], make_animation(model, sources[b:b + 1], clips[b], mode=mode)) < MAP_ATOL
+    check_fast_path(model, fixture, make_animation, MAP_ATOL)
 
 
 def test_full_size_official_layout_loads(tmp_path):
     """A vox-256 file built from the official key listing loads strictly; errors name the file and keys."""
-    official = read_key_listing(DATA / "mraa_keys_vox256.txt")
-    with torch.device("meta"):
-        ours = {k: tuple(v.shape) for k, v in MRAAAnimator.build("vox-256").state_dict().items()}
-    assert ours == official
-    data = layout_from_listing(official, 0.5, counter=3)
     path = tmp_path / "vox256.pth"
-    torch.save(data, path)
+    data = full_size_file(MRAAAnimator, DATA / "mraa_keys_vox256.txt", 0.5, 3, path)
     model = motionbench.create_animator("mraa", checkpoint=str(path))
     assert not model.training and float(model.generator.final.bias[0].detach()) == 0.5
     del data["avd_network"], data["bg_predictor"]  # the demo's minimum

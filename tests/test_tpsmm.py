@@ -17,7 +17,7 @@ from motionbench.animator import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.demo import make_animation
 from motionbench.methods.tpsmm.losses import dropout_probability
-from weight_rule import layout_from_listing, read_key_listing, rule_state_dict, verify
+from weight_rule import check_fast_path, full_size_file, rule_state_dict, verify
 
 DATA = Path(__file__).parent / "data"
 ENTRIES = ("inpainting_network", "kp_detector", "dense_motion_network", "bg_predictor", "avd_network")
@@ -101,24 +101,13 @@ def test_parity_with_official_outputs(model, fixture, mode):
 
 
 def test_fast_path_equals_official_loop(model, fixture):
-    g = torch.Generator().manual_seed(0)
-    sources = torch.cat([fixture["source"], torch.rand(1, 3, 64, 64, generator=g)])
-    clips = torch.stack([fixture["driving"], torch.rand(3, 3, 64, 64, generator=g)])
-    for mode in ("absolute", "relative", "avd"):
-        fast = model.animate(sources, clips, mode=mode, chunk_size=4)  # chunks cross sample boundaries
-        for b in range(2):
-            assert max_err(fast[b], make_animation(model, sources[b:b + 1], clips[b], mode=mode)) < MAP_ATOL
+    check_fast_path(model, fixture, make_animation, MAP_ATOL)
 
 
 def test_full_size_official_layout_loads(tmp_path):
     """A vox-256 file built from the official key listing loads strictly; errors name the file and keys."""
-    official = read_key_listing(DATA / "tpsmm_keys_vox256.txt")
-    with torch.device("meta"):
-        ours = {k: tuple(v.shape) for k, v in TPSMMAnimator.build("vox-256").state_dict().items()}
-    assert ours == official
-    data = layout_from_listing(official, 0.01, counter=7)
     path = tmp_path / "vox.pth.tar"
-    torch.save(data, path)
+    data = full_size_file(TPSMMAnimator, DATA / "tpsmm_keys_vox256.txt", 0.01, 7, path)
     model = motionbench.create_animator("tpsmm", checkpoint=str(path))
     assert not model.training and int(model.kp_detector.fg_encoder.bn1.num_batches_tracked) == 7
     assert float(model.avd_network.decoder[9].bias[0].detach()) == pytest.approx(0.01)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import zlib
 from pathlib import Path
-from typing import Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Tuple
 
 import torch
 from torch import Tensor
@@ -76,4 +76,28 @@ def layout_from_listing(official: Mapping[str, Tuple[int, ...]], value: float, c
         entry, name = key.split(".", 1)
         data.setdefault(entry, {})[name] = (torch.tensor(counter) if name.endswith("num_batches_tracked")
                                             else torch.tensor(value).expand(shape))
+    return data
+
+
+def check_fast_path(model, fixture: Mapping[str, Tensor], per_frame_loop, atol: float) -> None:
+    """The batched ``animate`` equals the official per-frame demo loop in every mode, on two samples whose
+    chunks cross the sample boundary."""
+    g = torch.Generator().manual_seed(0)
+    sources = torch.cat([fixture["source"], torch.rand(1, 3, 64, 64, generator=g)])
+    clips = torch.stack([fixture["driving"], torch.rand(3, 3, 64, 64, generator=g)])
+    for mode in ("absolute", "relative", "avd"):
+        fast = model.animate(sources, clips, mode=mode, chunk_size=4)
+        for b in range(2):
+            assert (fast[b] - per_frame_loop(model, sources[b:b + 1], clips[b], mode=mode)).abs().max() < atol, mode
+
+
+def full_size_file(cls, listing: Path, value: float, counter: int, path: Path) -> Dict[str, Any]:
+    """Check that ``cls``'s vox-256 preset has exactly the official key listing's keys and shapes, write a
+    full-size file in the official layout to ``path`` and return its content."""
+    official = read_key_listing(listing)
+    with torch.device("meta"):
+        ours = {k: tuple(v.shape) for k, v in cls.build("vox-256").state_dict().items()}
+    assert ours == official
+    data = layout_from_listing(official, value, counter=counter)
+    torch.save(data, path)
     return data
