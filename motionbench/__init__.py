@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
+from .adversarial import Adversarial
 from .animator import Animator, Capabilities, CheckpointError
 from .registries import ANIMATORS, DATASETS, METRICS
 from .registries import Registry, UnknownNameError
 
 __version__ = "0.1.0"
-__all__ = ["Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",
+__all__ = ["Adversarial", "Animator", "Capabilities", "CheckpointError", "Registry", "UnknownNameError", "create_animator",
            "list_animators", "register_animator", "get_animator_class", "load_image", "load_video", "iter_video",
            "save_video", "__version__"]
 _MEDIA = ("load_image", "load_video", "iter_video", "save_video")

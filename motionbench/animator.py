@@ -6,7 +6,11 @@ internally converts at its own boundary.
 
 Subclasses implement :meth:`encode_source` and :meth:`animate_state`; the base class validates inputs,
 encodes the source once, and checks the requested mode against the method's :class:`Capabilities`.
-Training hooks (:meth:`generator_losses`, :meth:`discriminator_losses`) are used by the shared trainer.
+The constructor's arguments are captured as the method's config (stored in checkpoints) without the
+subclass listing them again. Optional hooks: :meth:`detect_keypoints` (``capabilities.keypoints``),
+:meth:`visualize`, and the training hooks used by the shared trainer (:meth:`generator_losses`,
+:meth:`configure_training`). Checkpoint I/O is inherited from :class:`motionbench.checkpoint.CheckpointIO`;
+the GAN policy of methods with a discriminator from :class:`motionbench.adversarial.Adversarial`.
 """
 from __future__ import annotations
 
@@ -14,20 +18,23 @@ import abc
 import contextlib
 import copy
 import functools
-import os
+import inspect
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .adversarial import Adversarial
+from .checkpoint import CHECKPOINT_FORMAT, CheckpointError, CheckpointIO, save_atomic
+from .config import deep_merge
+
 __all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "PRECISIONS", "deep_merge",
-           "save_atomic", "resolve_dtype"]
+           "save_atomic", "resolve_dtype", "CHECKPOINT_FORMAT"]
 
 MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
-CHECKPOINT_FORMAT = "motionbench-checkpoint-v1"
 #: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
 PRECISIONS: Dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -43,10 +50,6 @@ def resolve_dtype(dtype: Union[str, torch.dtype, None]) -> Optional[torch.dtype]
     if dtype not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {dtype!r}")
     return PRECISIONS[dtype]
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be read or does not fit the model (message names the file)."""
 
 
 @dataclass(frozen=True)
@@ -65,45 +68,7 @@ class Capabilities:
     floor: bool = False  # a reference baseline: the benchmark scores its cross-identity protocol in every mode
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
-    """Recursive dict merge (override wins); inputs are not modified."""
-    out = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def save_atomic(obj: Any, path: Union[str, os.PathLike]) -> Path:
-    """torch.save to a temporary file in the same folder, fsync, verify the zip archive (every member's
-    CRC), then rename: never a half-written or corrupt file. Temp files of killed writers are removed."""
-    from .io_safe import atomic_output, clean_stale_temps
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_temps(path.parent)
-    with atomic_output(path, _verify_torch_file, what="checkpoint") as tmp:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-    return path
-
-
-def _verify_torch_file(path: Path) -> None:
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as z:
-            bad = z.testzip()
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise CheckpointError(f"checkpoint {path}: written file is not readable ({exc})") from exc
-    if bad is not None:
-        raise CheckpointError(f"checkpoint {path}: written file is corrupt (member {bad})")
-
-
-class Animator(nn.Module, abc.ABC):
+class Animator(CheckpointIO, nn.Module, abc.ABC):
     """Base class of all animators. Constructor arguments are the method's config (official names)."""
 
     name: ClassVar[str] = "animator"
@@ -116,24 +81,25 @@ class Animator(nn.Module, abc.ABC):
     unused_parameters: ClassVar[Tuple[str, ...]] = ()
     #: preset used when neither a preset nor a full config is given (see :meth:`presets`)
     default_preset: ClassVar[Optional[str]] = None
-    #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
-    gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
-    #: top-level keys that identify the method's official checkpoint files, and key prefixes such a file may
-    #: lack; see :mod:`motionbench.checkpoint` and :meth:`official_state_dict`
-    official_entries: ClassVar[Tuple[str, ...]] = ()
-    official_optional: ClassVar[Tuple[str, ...]] = ()
-
     def __init__(self, **config: Any) -> None:
         super().__init__()
-        #: the resolved constructor config, stored in checkpoints so they rebuild the same network
-        self.config: Dict[str, Any] = copy.deepcopy(config)
+        #: the resolved constructor config (every argument of the subclass's ``__init__``, defaults applied),
+        #: stored in checkpoints so they rebuild the same network; captured by :meth:`__init_subclass__`
+        self.config: Dict[str, Any] = self.__dict__.pop("_captured_config", None) or _plain(config)
         #: what the weights were trained on: {"dataset": ..., "resolution": ...} (empty for random init);
         #: written into checkpoints, read back by from_checkpoint / the official-checkpoint catalogue
         self.trained_on: Dict[str, Any] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass's ``encode_source`` is wrapped so that it, too, takes what users hold (:mod:`motionbench.media`)."""
+        """Wraps a subclass's ``__init__`` so that its arguments become :attr:`config`, and its
+        ``encode_source`` so that it, too, takes what users hold (:mod:`motionbench.media`)."""
         super().__init_subclass__(**kwargs)
+        if cls.capabilities.adversarial and not issubclass(cls, Adversarial):
+            raise TypeError(f"{cls.__name__} declares capabilities.adversarial but does not inherit "
+                            f"motionbench.adversarial.Adversarial (class {cls.__name__}(Adversarial, Animator))")
+        init = cls.__dict__.get("__init__")
+        if init is not None and not hasattr(init, "_captures_config"):
+            cls.__init__ = _capturing_init(init)  # type: ignore[method-assign]
         fn = cls.__dict__.get("encode_source")
         if fn is not None and not getattr(fn, "__isabstractmethod__", False) and not hasattr(fn, "_converts_input"):
             @functools.wraps(fn)
@@ -286,6 +252,17 @@ class Animator(nn.Module, abc.ABC):
     def forward(self, source: Tensor, driving: Tensor, **kwargs: Any) -> Tensor:  # nn.Module call
         return self.animate(source, driving, **kwargs)
 
+    # ------------------------------------------------------------------ optional hooks
+    def detect_keypoints(self, images: Tensor) -> Dict[str, Tensor]:
+        """The method's keypoints of B×3×H×W images in [0, 1]: ``{"value": B×K×2 in [-1, 1], ...}``
+        (methods with ``capabilities.keypoints``)."""
+        raise NotImplementedError(f"method '{self.name}' has no keypoints (capabilities.keypoints is False)")
+
+    def visualize(self, source: Tensor, driving: Tensor) -> Optional[np.ndarray]:
+        """A method-specific H×W×3 uint8 figure of how it animates ``source`` (1×3×H×W) with the driving
+        frames (N×3×H×W), saved next to ``task=animate`` outputs; None (the default) when it has none."""
+        return None
+
     # ------------------------------------------------------------------ training hooks
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         """Weighted generator loss terms and the generated outputs (reused by the D step).
@@ -295,53 +272,13 @@ class Animator(nn.Module, abc.ABC):
         """
         raise NotImplementedError(f"method '{self.name}' cannot be trained (no generator_losses)")
 
-    def discriminator_losses(
-        self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
-    ) -> Dict[str, Tensor]:
-        """Weighted discriminator loss terms (only for methods with ``capabilities.adversarial``).
-
-        Default: ``{"disc_gan": loss.discriminator_gan × Σ_maps gan_d_objective(real, fake)}`` over the logit
-        maps of :meth:`discriminator_logits` on :meth:`discriminator_inputs`, with the ``loss.gan_kind``
-        objective and one-sided ``loss.label_smoothing``; empty when ``loss.generator_gan`` is 0 or there is
-        no discriminator (the official trainers skip the D step then). Missing keys: :attr:`gan_defaults`.
-        """
-        if float(self.gan_setting(loss_cfg, "generator_gan")) == 0 or self.discriminator_module() is None:
-            return {}
-        kind = str(self.gan_setting(loss_cfg, "gan_kind"))
-        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
-        real_images, fake_images = self.discriminator_inputs(batch, generated)
-        real = self.discriminator_logits(real_images, batch, generated)
-        fake = self.discriminator_logits(fake_images.detach(), batch, generated)
-        loss = sum(self.gan_d_objective(r, f, kind, real_label) for r, f in zip(real, fake))
-        return {"disc_gan": float(self.gan_setting(loss_cfg, "discriminator_gan")) * loss}
-
     def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
         """Called by the trainer before it builds the optimisers (e.g. to freeze all but one part for a
         training stage). Default: nothing."""
 
-    def gan_setting(self, loss_cfg: Mapping[str, Any], key: str) -> Any:
-        """``loss_cfg[key]`` for ``generator_gan`` / ``discriminator_gan`` / ``gan_kind``, else the method's
-        :attr:`gan_defaults` value (one source for the generator side, the D step and the trainer)."""
-        value = loss_cfg.get(key)
-        return self.gan_defaults[key] if value is None else value
-
-    def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:
-        """The discriminator's loss on one pair of logit maps (:func:`motionbench.nn.losses.gan_d_loss`)."""
-        from .nn.losses import gan_d_loss
-
-        return gan_d_loss(real, fake, kind, real_label=real_label)
-
-    def discriminator_inputs(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
-        """The (real, fake) images the discriminator compares: the driving frames vs ``generated["prediction"]``."""
-        return batch["driving"], generated["prediction"]
-
-    def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
-        """The discriminator's logit maps for ``images`` (used by the trainer's gradient penalties)."""
-        raise NotImplementedError(f"method '{self.name}' does not expose discriminator logits")
-
     def discriminator_module(self) -> Optional[nn.Module]:
-        """The discriminator (its parameters get their own optimiser); None for non-adversarial methods."""
-        return getattr(self, "discriminator", None)
+        """The discriminator, for methods with one (:class:`~motionbench.adversarial.Adversarial`); else None."""
+        return None
 
     def loss_module(self, key: Tuple, factory: Callable[[], nn.Module], device: torch.device) -> nn.Module:
         """A loss network (VGG pyramid, image pyramid, ...) built by ``factory`` once per ``key`` and moved to
@@ -393,132 +330,37 @@ class Animator(nn.Module, abc.ABC):
             base = presets[preset]
         return cls(**deep_merge(base, overrides)).eval()
 
-    def _discriminator_prefix(self) -> Optional[str]:
-        disc = self.discriminator_module()
-        return next((f"{name}." for name, m in self.named_modules() if m is disc and name), None)
 
-    def checkpoint_dict(self, inference_only: bool = False, half: bool = False, **extra: Any) -> Dict[str, Any]:
-        """motionbench checkpoint layout: format tag, method name, config, model state dict. With
-        ``inference_only`` the discriminator's weights are left out (``animate`` never uses them); loading
-        such a file leaves the discriminator at its initialisation. With ``half`` floating-point tensors are
-        stored as float16 (half the size; ``load_state_dict`` casts them back to the model's dtype)."""
-        state = self.state_dict()
-        prefix = self._discriminator_prefix() if inference_only else None
-        if prefix:
-            state = {k: v for k, v in state.items() if not k.startswith(prefix)}
-            extra["inference_only"] = True
-        if half:
-            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-            extra["weights_dtype"] = "float16"
-        if self.trained_on:
-            extra.setdefault("trained_on", dict(self.trained_on))
-        return {"format": CHECKPOINT_FORMAT, "method": self.name, "config": self.config, "model": state, **extra}
+def _plain(value: Any) -> Any:
+    """A config value as plain, independent data: mappings -> dicts, tuples -> lists, deep-copied."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)
 
-    def save_checkpoint(self, path: Union[str, os.PathLike], inference_only: bool = False, half: bool = False,
-                        **extra: Any) -> Path:
-        return save_atomic(self.checkpoint_dict(inference_only, half, **extra), path)
 
-    @staticmethod
-    def load_file(path: Union[str, os.PathLike]) -> Dict[str, Any]:
-        """torch.load with weights_only=True and errors that name the file."""
-        path = Path(path)
-        if not path.is_file():
-            raise CheckpointError(f"checkpoint {path}: file not found")
-        if path.stat().st_size == 0:
-            raise CheckpointError(f"checkpoint {path}: file is empty (0 bytes)")
-        try:
-            data = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # pickle/zip errors differ between torch versions
-            if "weights_only" in str(exc):  # torch's message advises weights_only=False: wrong for a refused file
-                unsafe = next((ln.strip() for ln in str(exc).splitlines() if "Unsupported" in ln), "")
-                raise CheckpointError(
-                    f"checkpoint {path}: refused, it holds Python objects besides tensors and plain containers "
-                    f"({unsafe or 'not loadable with weights_only=True'}), and unpickling them could run code; "
-                    f"re-save it as a plain dict of tensors from the code that wrote it") from exc
-            raise CheckpointError(f"checkpoint {path}: cannot be read ({type(exc).__name__}: {exc})") from exc
-        if not isinstance(data, dict):
-            raise CheckpointError(f"checkpoint {path}: expected a dict, found {type(data).__name__}")
-        return data
+def _capturing_init(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` that first records its bound arguments (defaults applied, ``**kwargs`` merged) as the
+    instance's config; only the outermost constructor of a subclass chain records."""
+    signature = inspect.signature(init)
 
-    @classmethod
-    def from_checkpoint(cls, path: Union[str, os.PathLike], preset: Optional[str] = None, **overrides: Any) -> "Animator":
-        """Load a motionbench checkpoint. Methods with official formats override this and fall back here.
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "_captured_config" in self.__dict__ or "config" in self.__dict__:
+            return init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        config: Dict[str, Any] = {}
+        for name, param in list(signature.parameters.items())[1:]:
+            if param.kind is param.VAR_KEYWORD:
+                config.update(bound.arguments.get(name, {}))
+            elif param.kind is param.VAR_POSITIONAL:
+                raise TypeError(f"{init.__qualname__}: *{name} cannot be captured as a config; use keyword arguments")
+            else:
+                config[name] = bound.arguments[name]
+        self.__dict__["_captured_config"] = _plain(config)
+        init(self, *args, **kwargs)
 
-        ``preset`` names the architecture of official files; motionbench files carry their own config.
-        """
-        data = cls.load_file(path)
-        from .checkpoint import build_official, is_official
-
-        if is_official(cls, data):
-            return build_official(cls, path, data, preset, overrides)
-        if data.get("format") != CHECKPOINT_FORMAT:
-            raise CheckpointError(
-                f"checkpoint {path}: not a motionbench checkpoint and not an official '{cls.name}' layout "
-                f"(top-level keys: {', '.join(map(str, list(data)[:8]))})")
-        if data.get("method") != cls.name:
-            raise CheckpointError(f"checkpoint {path}: written by method '{data.get('method')}', not '{cls.name}'")
-        # a motionbench checkpoint carries the config it was trained with; ``preset`` (meant for official
-        # formats, which carry none) is ignored here, ``overrides`` still apply (e.g. align_corners)
-        missing = [k for k in ("config", "model") if k not in data]
-        if missing:
-            raise CheckpointError(f"checkpoint {path}: motionbench checkpoint without {' and '.join(missing)} "
-                                  f"(truncated or hand-edited? re-export it with Animator.save_checkpoint)")
-        if not isinstance(data["config"], Mapping) or not isinstance(data["model"], Mapping):
-            raise CheckpointError(f"checkpoint {path}: 'config' and 'model' must be dicts, found "
-                                  f"{type(data['config']).__name__} and {type(data['model']).__name__}")
-        config = deep_merge(data["config"], overrides)
-        try:
-            model = cls(**config)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"checkpoint {path}: its config does not build a '{cls.name}' model "
-                                  f"({type(exc).__name__}: {exc})") from exc
-        model.load_state_dict_checked(data["model"], path,
-                                      allow_missing=model._discriminator_prefix() if data.get("inference_only") else None)
-        model.trained_on = dict(data.get("trained_on") or {})
-        return model.eval()
-
-    def official_state_dict(self, data: Mapping[str, Any]) -> Dict[str, Tensor]:
-        """The official file ``data`` as this model's state dict (a missing entry raises KeyError). Default:
-        the file's ``official_entries`` and the ``official_optional`` parts present in both the file and the
-        model are state dicts of the sub-modules of the same names."""
-        if not self.official_entries:
-            raise NotImplementedError(f"method '{self.name}' has no official checkpoint format")
-        optional = [p.rstrip(".") for p in self.official_optional]
-        parts = list(self.official_entries) + [p for p in optional if p in data and getattr(self, p, None) is not None]
-        state: Dict[str, Tensor] = {}
-        for part in parts:
-            if not isinstance(data[part], Mapping):
-                raise TypeError(f"entry '{part}' is a {type(data[part]).__name__}, not a state dict")
-            state.update({f"{part}.{k}": v for k, v in data[part].items()})
-        return state
-
-    def load_state_dict_checked(self, state: Mapping[str, Tensor], path: Union[str, os.PathLike, None] = None,
-                                module: Optional[nn.Module] = None,
-                                allow_missing: Union[str, Tuple[str, ...], None] = None) -> None:
-        """Strict load that names missing / unexpected / mis-shaped keys and the file; keys starting with
-        ``allow_missing`` (an inference-only file's discriminator) may be absent."""
-        module = self if module is None else module
-        own = module.state_dict()
-        missing = sorted(k for k in set(own) - set(state) if not (allow_missing and k.startswith(allow_missing)))
-        unexpected = sorted(set(state) - set(own))
-        shapes = [f"{k}: file {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
-        if missing or unexpected or shapes:
-            def show(items):
-                return ", ".join(items[:10]) + (f" ... (+{len(items) - 10})" if len(items) > 10 else "")
-
-            parts = []
-            if missing:
-                parts.append(f"missing keys: {show(missing)}")
-            if unexpected:
-                parts.append(f"unexpected keys: {show(unexpected)}")
-            if shapes:
-                parts.append(f"shape mismatches: {show(shapes)}")
-            where = f"checkpoint {path}" if path is not None else "state dict"
-            raise CheckpointError(f"{where} does not fit {type(module).__name__} of method '{self.name}': " + "; ".join(parts))
-        bad = [k for k, v in state.items() if torch.is_tensor(v) and v.is_floating_point() and not torch.isfinite(v).all()]
-        if bad:
-            where = f"checkpoint {path}" if path is not None else "state dict"
-            raise CheckpointError(f"{where} holds NaN/Inf weights in {len(bad)} tensor(s) (e.g. {', '.join(bad[:3])}); "
-                                  f"it would produce undefined results -- use an earlier checkpoint of that run")
-        module.load_state_dict(state, strict=not allow_missing)
+    __init__._captures_config = True  # type: ignore[attr-defined]
+    return __init__

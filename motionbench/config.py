@@ -5,9 +5,10 @@ The method yaml files in ``motionbench/conf/method/`` are the single source of t
 """
 from __future__ import annotations
 
+import copy
 import functools
 from importlib import resources
-from typing import Any, Dict
+from typing import Any, Dict, Mapping
 
 __all__ = ["method_presets", "load_conf_yaml"]
 
@@ -27,3 +28,15 @@ def load_conf_yaml(relpath: str) -> Dict[str, Any]:
 def method_presets(method: str) -> Dict[str, Dict[str, Any]]:
     """The ``presets`` node of ``conf/method/<method>.yaml`` (empty for third-party methods)."""
     return dict(load_conf_yaml(f"method/{method}.yaml").get("presets") or {})
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str, Any]:
+    """Recursive dict merge (override wins); inputs are not modified."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+

@@ -87,6 +87,31 @@ def test_checkpoint_round_trip(name, tmp_path):
         torch.testing.assert_close(model.animate(src, drv), loaded.animate(src, drv), atol=0, rtol=0)
 
 
+@pytest.mark.parametrize("name", METHODS)
+def test_config_is_every_constructor_argument(name):
+    """The config a checkpoint stores is captured from the constructor: every argument, defaults applied,
+    as plain data, and it rebuilds the same architecture."""
+    import inspect
+
+    model = build(name)
+    cls = type(model)
+    init = inspect.unwrap(cls.__init__)
+    params = [p for p in list(inspect.signature(init).parameters.values())[1:] if p.kind is not p.VAR_KEYWORD]
+    if params:
+        assert [p.name for p in params] == list(model.config)[:len(params)]
+    assert not any(isinstance(v, tuple) for v in model.config.values())
+    rebuilt = cls(**model.config)
+    assert {k: v.shape for k, v in rebuilt.state_dict().items()} == {k: v.shape for k, v in model.state_dict().items()}
+    assert rebuilt.config == model.config
+    assert model.capabilities.adversarial == isinstance(model, motionbench.Adversarial)
+
+
+def test_adversarial_capability_needs_the_mixin():
+    with pytest.raises(TypeError, match="does not inherit motionbench.adversarial.Adversarial"):
+        class NoMixin(motionbench.Animator):  # noqa: F841
+            capabilities = motionbench.Capabilities(adversarial=True)
+
+
 ADVERSARIAL = [m for m in METHODS if ANIMATORS.get(m).capabilities.adversarial]
 
 

@@ -30,8 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from motionbench.adversarial import Adversarial
 from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.nn.losses import gan_g_loss
+from motionbench.inference import ChunkedInference, select_rows
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .networks import CodeEncoder, LordGenerator, Modulation
@@ -39,12 +40,13 @@ from .networks import CodeEncoder, LordGenerator, Modulation
 __all__ = ["CrossTrainAnimator"]
 
 
-class CrossTrainAnimator(Animator):
+class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
     name = "crosstrain"
     capabilities = Capabilities(relative=False, trainable=True, adversarial=True, checkpoint_formats=("motionbench",),
                                 half_precision=True)
     training_inputs = ("source", "driving", "other")
     default_preset = "128"
+    discriminator_option = "use_discriminator: true"
     gan_defaults = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
 
     def __init__(self, size: int = 128, class_dim: int = 256, content_dim: int = 256, n_adain_layers: int = 4,
@@ -52,14 +54,8 @@ class CrossTrainAnimator(Animator):
                  encoder_max_channels: int = 256, use_discriminator: bool = True, disc_channel_multiplier: int = 1,
                  disc_channel_max: Optional[int] = None, blur_kernel: Sequence[int] = (1, 3, 3, 1),
                  chunk_size: int = 16) -> None:
-        super().__init__(size=size, class_dim=class_dim, content_dim=content_dim, n_adain_layers=n_adain_layers,
-                         adain_dim=adain_dim, last_channels=last_channels,
-                         encoder_base_channels=encoder_base_channels, encoder_max_channels=encoder_max_channels,
-                         use_discriminator=use_discriminator, disc_channel_multiplier=disc_channel_multiplier,
-                         disc_channel_max=disc_channel_max, blur_kernel=list(blur_kernel), chunk_size=chunk_size)
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.size, self.chunk_size = int(size), int(chunk_size)
+        super().__init__()
+        self.init_inference(chunk_size, size=size)
         # E_A: class (identity) code; E_B: content (pose, expression) code; same architecture (seed §2)
         self.encoder_a = CodeEncoder(size, class_dim, encoder_base_channels, encoder_max_channels)
         self.encoder_b = CodeEncoder(size, content_dim, encoder_base_channels, encoder_max_channels)
@@ -72,9 +68,7 @@ class CrossTrainAnimator(Animator):
     def _check_size(self, images: Tensor, what: str = "images") -> None:
         if images.dim() != 4 or images.shape[1] != 3:
             raise ValueError(f"crosstrain: {what} must be B×3×H×W, got {tuple(images.shape)}")
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ValueError(f"crosstrain ({self.size}×{self.size}) got {what} of size {tuple(images.shape[-2:])}; "
-                             f"resize them or build the model with size={images.shape[-1]}")
+        super()._check_size(images, what)
 
     def generate(self, code_a: Tensor, code_b: Tensor) -> Tensor:
         """G(code A, code B): images in [0, 1]."""
@@ -132,9 +126,7 @@ class CrossTrainAnimator(Animator):
         with self._no_grad_ctx():
             for sl, idx in self.frame_chunks(b, t, self.chunk_size, driving.device):
                 x = frames[sl]
-                adain = adain_all.expand(x.shape[0], *adain_all.shape[1:]) if adain_all.shape[0] == 1 \
-                    else adain_all.index_select(0, idx)
-                outs.append(self.generator(self.encoder_b(x), adain).clamp(0, 1))
+                outs.append(self.generator(self.encoder_b(x), select_rows(adain_all, idx)).clamp(0, 1))
         return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
 
     @torch.no_grad()
@@ -180,7 +172,6 @@ class CrossTrainAnimator(Animator):
         w_pair = float(loss_cfg.get("pair_reconstruction", 1.0))
         gamma = float(loss_cfg.get("gamma", 0.4))
         w_ca, w_cb = gamma * float(loss_cfg.get("cycle_a", 1.0)), gamma * float(loss_cfg.get("cycle_b", 1.0))
-        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
         perceptual = self.perceptual_loss(loss_cfg, source.device, [0, 0, 0, 0, 0], (1, 0.5, 0.25, 0.125))
         out = self.cross(source, other, driving=driving, cycle=w_rec != 0 or perceptual is not None)
         losses: Dict[str, Tensor] = {}
@@ -195,11 +186,7 @@ class CrossTrainAnimator(Animator):
             losses["cycle_a"] = w_ca * (F.mse_loss(out["a_mixed_12"], out["a1"]) + F.mse_loss(out["a_mixed_21"], out["a2"]))
         if w_cb != 0:
             losses["cycle_b"] = w_cb * (F.mse_loss(out["b_mixed_21"], out["b1"]) + F.mse_loss(out["b_mixed_12"], out["b2"]))
-        if gen_gan != 0:
-            if self.discriminator is None:
-                raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
-            fake = torch.cat([out["prediction"], out["mixed_12"], out["mixed_21"]])
-            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(fake * 2 - 1), str(self.gan_setting(loss_cfg, "gan_kind")))
+        losses.update(self.generator_gan_loss(loss_cfg, torch.cat([out["prediction"], out["mixed_12"], out["mixed_21"]])))
         if not losses:
             raise ValueError("crosstrain: every loss weight is 0 (reconstruction, pair_reconstruction, gamma, generator_gan)")
         generated = {k: out[k] for k in ("prediction", "mixed_12", "mixed_21")}

@@ -23,6 +23,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
+from motionbench.adversarial import Adversarial
 from motionbench.animator import Animator, Capabilities, SourceState
 from motionbench.inference import ChunkedInference
 
@@ -36,8 +37,9 @@ __all__ = ["FOMMAnimator"]
 
 
 
-class FOMMAnimator(ChunkedInference, Animator):
+class FOMMAnimator(Adversarial, ChunkedInference, Animator):
     name = "fomm"
+    discriminator_option = "discriminator_params"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True,
                                 checkpoint_formats=("motionbench", "fomm-official"), half_precision=True)
     default_preset = "vox-256"
@@ -50,10 +52,7 @@ class FOMMAnimator(ChunkedInference, Animator):
                  generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
                  align_corners: bool = True, normalization_params: Optional[Mapping[str, Any]] = None,
                  chunk_size: int = 4, channels_last: bool = True) -> None:
-        super().__init__(common_params=common_params, kp_detector_params=kp_detector_params,
-                         generator_params=generator_params, discriminator_params=discriminator_params,
-                         align_corners=align_corners, normalization_params=normalization_params,
-                         chunk_size=chunk_size, channels_last=channels_last)
+        super().__init__()
         common = dict(common_params)
         self.align_corners = bool(align_corners)
         self.generator = OcclusionAwareGenerator(**dict(generator_params), **common, align_corners=self.align_corners)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from motionbench.nn.losses import ImagePyramid, feature_matching_loss, gan_g_loss
+from motionbench.nn.losses import ImagePyramid, feature_matching_loss
 from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -61,16 +61,12 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 
-    gen_gan = float(model.gan_setting(cfg, "generator_gan"))
-    if gen_gan != 0:
-        if model.discriminator is None:
-            raise ValueError("generator_gan != 0 needs discriminator_params in the method config")
-        kind = str(model.gan_setting(cfg, "gan_kind"))
+    if model.uses_generator_gan(cfg):
         kp = {k: v.detach() for k, v in kp_driving.items()}
         maps_fake = model.discriminator(_disc_pyramid(model, prediction), kp=kp)
         maps_real = model.discriminator(_disc_pyramid(model, driving), kp=kp)
         scales = [str(s) for s in model.discriminator.scales]
-        losses["gen_gan"] = sum(gen_gan * gan_g_loss(maps_fake["prediction_map_" + s], kind) for s in scales)
+        losses.update(model.generator_gan_loss(cfg, logits=[maps_fake["prediction_map_" + s] for s in scales]))
         fm_cfg = cfg.get("feature_matching", 0)
         n_layers = len(maps_fake["feature_maps_" + scales[0]])
         fm = _layer_weights(fm_cfg, n_layers)

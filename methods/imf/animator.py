@@ -31,21 +31,24 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from motionbench.adversarial import Adversarial
 from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.inference import ChunkedInference, select_rows
 from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
-from motionbench.nn.losses import ImagePyramid, gan_g_loss
+from motionbench.nn.losses import ImagePyramid
 
-from .generator import IMFGenerator, select
+from .generator import IMFGenerator
 
 __all__ = ["IMFAnimator"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
 
-class IMFAnimator(Animator):
+class IMFAnimator(Adversarial, ChunkedInference, Animator):
     name = "imf"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True, half_precision=True)
     default_preset = "256"
+    discriminator_option = "discriminator_params"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "hinge"}
 
     def __init__(self, size: int = 256, token_dim: int = 32, initial_channels: int = 64, stem_downsamples: int = 1,
@@ -56,19 +59,8 @@ class IMFAnimator(Animator):
                  num_transformer_blocks: int = 4, num_heads: int = 8, ffn_ratio: float = 4.0,
                  decoder_res_blocks: int = 3, blur_kernel: Sequence[int] = (1, 3, 3, 1),
                  discriminator_params: Optional[Mapping[str, Any]] = None, chunk_size: int = 4) -> None:
-        super().__init__(size=size, token_dim=token_dim, initial_channels=initial_channels,
-                         stem_downsamples=stem_downsamples, feature_channels=list(feature_channels),
-                         motion_channels=None if motion_channels is None else list(motion_channels),
-                         token_encoder_channels=list(token_encoder_channels), token_mlp_layers=token_mlp_layers,
-                         attention_scales=None if attention_scales is None else list(attention_scales),
-                         num_transformer_blocks=num_transformer_blocks, num_heads=num_heads, ffn_ratio=ffn_ratio,
-                         decoder_res_blocks=decoder_res_blocks, blur_kernel=list(blur_kernel),
-                         discriminator_params=None if discriminator_params is None else dict(discriminator_params),
-                         chunk_size=chunk_size)
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.size = int(size)
-        self.chunk_size = int(chunk_size)
+        super().__init__()
+        self.init_inference(chunk_size, size=size)
         self.generator = IMFGenerator(self.size, int(token_dim), int(initial_channels), int(stem_downsamples),
                                       feature_channels, motion_channels, token_encoder_channels,
                                       int(token_mlp_layers), attention_scales, int(num_transformer_blocks),
@@ -77,11 +69,6 @@ class IMFAnimator(Animator):
                               if discriminator_params is not None else None)
 
     # ------------------------------------------------------------------ inference
-    def _check_size(self, images: Tensor) -> None:
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ValueError(f"IMF ({self.size}×{self.size}) got images of size {tuple(images.shape[-2:])}; "
-                             f"resize them or use a preset built for that size")
-
     def encode_source(self, source: Tensor) -> SourceState:
         """f_src per scale, the source token t_src and the attention keys / values built from them."""
         self._check_size(source)
@@ -105,7 +92,7 @@ class IMFAnimator(Animator):
             if mode == "relative":
                 self._check_size(driving_ref)
                 offset = state["token"] - self.generator.tokens(driving_ref)  # t_src − t_ref per batch row
-                tokens = tokens + select(offset, owner)
+                tokens = tokens + select_rows(offset, owner)
             outs = [self.generator.decode(tokens[sl], state, own)
                     for sl, own in self.frame_chunks(b, t, self.chunk_size, driving.device)]
             return torch.cat(outs).clamp_(0, 1).reshape(driving.shape)
@@ -140,10 +127,5 @@ class IMFAnimator(Animator):
         perceptual = self.perceptual_loss(loss_cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
         if perceptual is not None:
             losses["perceptual"] = perceptual(prediction, driving)
-        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
-        if gen_gan != 0:
-            self._need_discriminator()
-            kind = str(self.gan_setting(loss_cfg, "gan_kind"))
-            fake = self.discriminator_logits(prediction, batch, {})
-            losses["gen_gan"] = gen_gan * sum(gan_g_loss(f, kind) for f in fake)
+        losses.update(self.generator_gan_loss(loss_cfg, prediction, batch))
         return losses, {"prediction": prediction}

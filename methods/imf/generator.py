@@ -20,19 +20,12 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
+from motionbench.inference import select_rows
+
 from .motion import ImplicitMotionAlignment, LatentTokenDecoder
 from .networks import DenseFeatureEncoder, FrameDecoder, LatentTokenEncoder
 
-__all__ = ["IMFGenerator", "select"]
-
-
-def select(t: Tensor, owner: Optional[Tensor]) -> Tensor:
-    """Rows ``owner`` of a per-source tensor (a broadcast view when there is one source)."""
-    if owner is None:
-        return t
-    if t.shape[0] == 1:
-        return t.expand(owner.numel(), *t.shape[1:])
-    return t.index_select(0, owner)
+__all__ = ["IMFGenerator"]
 
 
 class IMFGenerator(nn.Module):
@@ -101,10 +94,10 @@ class IMFGenerator(nn.Module):
         feats = []
         for i, f in enumerate(reference["features"]):
             if i in motion:
-                feats.append(self.alignment[str(i)](motion[i], select(reference["keys"][i], owner),
-                                                    select(reference["values"][i], owner)))
+                feats.append(self.alignment[str(i)](motion[i], select_rows(reference["keys"][i], owner),
+                                                    select_rows(reference["values"][i], owner)))
             else:
-                feats.append(select(f, owner))
+                feats.append(select_rows(f, owner))
         return self.frame_decoder(feats)
 
     # ------------------------------------------------------------------ training forward

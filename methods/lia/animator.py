@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from motionbench.adversarial import Adversarial
 from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
+from motionbench.inference import ChunkedInference, select_rows
 from motionbench.checkpoint import is_official, load_official
-from motionbench.nn.losses import gan_g_loss
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .generator import Generator
@@ -55,7 +56,7 @@ def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
         return {}  # not recognisable: strict loading will name what does not fit
 
 
-class LIAAnimator(Animator):
+class LIAAnimator(Adversarial, ChunkedInference, Animator):
     name = "lia"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True,
                                 checkpoint_formats=("motionbench", "lia-official"), half_precision=True)
@@ -63,6 +64,7 @@ class LIAAnimator(Animator):
     #: official files: ``gen`` (strict), ``dis`` when present and the config has a discriminator
     official_entries = ("gen",)
     official_optional = ("discriminator.",)
+    discriminator_option = "use_discriminator: true"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "nonsat"}
     # the official forward never uses to_rgb1 and never passes noise to NoiseInjection (sizes up to 1024)
     unused_parameters = ("generator.dec.to_rgb1.", "generator.dec.conv1.noise.",
@@ -71,30 +73,15 @@ class LIAAnimator(Animator):
     def __init__(self, size: int = 256, style_dim: int = 512, motion_dim: int = 20, channel_multiplier: int = 1,
                  blur_kernel: Sequence[int] = (1, 3, 3, 1), channel_max: Optional[int] = None,
                  use_discriminator: bool = True, chunk_size: int = 4, channels_last: bool = True) -> None:
-        super().__init__(size=size, style_dim=style_dim, motion_dim=motion_dim, channel_multiplier=channel_multiplier,
-                         blur_kernel=list(blur_kernel), channel_max=channel_max, use_discriminator=use_discriminator,
-                         chunk_size=chunk_size, channels_last=channels_last)
+        super().__init__()
         if size < 8 or size & (size - 1):
             raise ValueError(f"size must be a power of two >= 8, got {size}")
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
-        self.size = int(size)
-        self.chunk_size = int(chunk_size)
-        self.channels_last = bool(channels_last)
+        self.init_inference(chunk_size, channels_last, size)
         self.generator = Generator(size, style_dim, motion_dim, channel_multiplier, list(blur_kernel), channel_max)
         self.discriminator = (StyleGAN2Discriminator(size, channel_multiplier, list(blur_kernel), channel_max)
                               if use_discriminator else None)
 
     # ------------------------------------------------------------------ inference
-    def _fmt(self, x: Tensor) -> Tensor:
-        """Images (or features) in the inference memory format."""
-        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-
-    def _check_size(self, images: Tensor) -> None:
-        if tuple(images.shape[-2:]) != (self.size, self.size):
-            raise ValueError(f"LIA ({self.size}×{self.size}) got images of size {tuple(images.shape[-2:])}; "
-                             f"resize them or build the model with size={images.shape[-1]}")
-
     def encode_source(self, source: Tensor) -> SourceState:
         """``wa`` (B×style_dim), the skip features (8×8 … full size) and α_source (B×motion_dim)."""
         self._check_size(source)
@@ -106,13 +93,6 @@ class LIAAnimator(Animator):
         """Motion magnitudes α (B×motion_dim) of images in [0, 1] (the official ``enc_motion``)."""
         with self._no_grad_ctx():
             return self.generator.enc.enc_motion(images * 2 - 1)
-
-    @staticmethod
-    def _select(t: Tensor, idx: Tensor) -> Tensor:
-        """Rows ``idx`` of a per-source tensor; a view (no copy) when there is one source."""
-        if t.shape[0] == 1:
-            return t.expand(idx.numel(), *t.shape[1:])
-        return t.index_select(0, idx)
 
     def animate_state(self, state: SourceState, driving: Tensor, *, mode: str,
                       driving_ref: Optional[Tensor]) -> Tensor:
@@ -139,9 +119,9 @@ class LIAAnimator(Animator):
                 idx = torch.arange(start, start + x.shape[0], device=x.device) // t
                 alpha = [alphas[start:start + x.shape[0]]]
                 if alpha_start is not None:
-                    alpha += [self._select(alpha_source, idx), self._select(alpha_start, idx)]
-                latent = gen.dec.latent(self._select(wa, idx), alpha, q)
-                img = gen.dec.decode(latent, [self._select(f, idx) for f in feats])
+                    alpha += [select_rows(alpha_source, idx), select_rows(alpha_start, idx)]
+                latent = gen.dec.latent(select_rows(wa, idx), alpha, q)
+                img = gen.dec.decode(latent, [select_rows(f, idx) for f in feats])
                 outs.append(((img + 1) / 2).clamp_(0, 1).contiguous())
             return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
 
@@ -166,12 +146,7 @@ class LIAAnimator(Animator):
         l1 = float(loss_cfg.get("l1", 1.0))
         if l1 != 0:
             losses["l1"] = l1 * F.l1_loss(recon, driving * 2 - 1)
-        gen_gan = float(self.gan_setting(loss_cfg, "generator_gan"))
-        if gen_gan != 0:
-            if self.discriminator is None:
-                raise ValueError("generator_gan != 0 needs use_discriminator: true in the method config")
-            kind = str(self.gan_setting(loss_cfg, "gan_kind"))
-            losses["gen_gan"] = gen_gan * gan_g_loss(self.discriminator(recon), kind)
+        losses.update(self.generator_gan_loss(loss_cfg, prediction, batch))
         return losses, {"prediction": prediction}
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],

@@ -35,7 +35,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from motionbench.adversarial import Adversarial
 from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState
+from motionbench.inference import ChunkedInference
 from motionbench.checkpoint import build_official
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork
 from motionbench.methods.fomm.keypoint_detector import KPDetector
@@ -51,13 +53,14 @@ log = logging.getLogger("motionbench")
 FLOWS = ("keypoints", "external")
 
 
-class LWGANAnimator(Animator):
+class LWGANAnimator(Adversarial, ChunkedInference, Animator):
     name = "lwgan"
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
                                 checkpoint_formats=("motionbench", "lwgan-official"), half_precision=True)
     default_preset = "256"
     #: an official ``*_G.pth`` holds only the generator (motionbench.checkpoint)
     official_optional = ("discriminator.", "kp_detector.", "dense_motion_network.")
+    discriminator_option = "discriminator_params"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
 
     def __init__(self, generator_params: Mapping[str, Any], discriminator_params: Optional[Mapping[str, Any]] = None,
@@ -66,17 +69,13 @@ class LWGANAnimator(Animator):
                  dense_motion_params: Optional[Mapping[str, Any]] = None, bg_erode: int = 15, crop_erode: int = 3,
                  align_corners: bool = True, normalization_params: Optional[Mapping[str, Any]] = None,
                  chunk_size: int = 4) -> None:
-        super().__init__(generator_params=generator_params, discriminator_params=discriminator_params, flow=flow,
-                         common_params=common_params, kp_detector_params=kp_detector_params,
-                         dense_motion_params=dense_motion_params, bg_erode=bg_erode, crop_erode=crop_erode,
-                         align_corners=align_corners, normalization_params=normalization_params, chunk_size=chunk_size)
+        super().__init__()
         if flow not in FLOWS:
             raise ValueError(f"flow must be one of {FLOWS}, got {flow!r}")
-        if int(chunk_size) < 1:
-            raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
         if int(bg_erode) % 2 == 0 or int(crop_erode) % 2 == 0:
             raise ValueError(f"bg_erode / crop_erode must be odd kernel sizes, got {bg_erode} / {crop_erode}")
-        self.flow, self.chunk_size = flow, int(chunk_size)
+        self.flow = flow
+        self.init_inference(chunk_size)
         self.align_corners = bool(align_corners)
         self.bg_erode, self.crop_erode = int(bg_erode), int(crop_erode)
         self.generator = ImpersonatorGenerator(bg_dim=4, src_dim=6, tsf_dim=6, align_corners=self.align_corners,
@@ -238,6 +237,13 @@ class LWGANAnimator(Animator):
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
         return lwgan_losses.generator_losses(self, batch, loss_cfg)
+
+    def gan_g_objective(self, fake: Tensor, kind: str) -> Tensor:
+        """``gan_kind: lsgan`` uses the official generator target 0 (between its D targets); other kinds the
+        shared losses."""
+        if kind == "lsgan":
+            return (fake ** 2).mean()
+        return super().gan_g_objective(fake, kind)
 
     def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:
         """``gan_kind: lsgan`` uses the official targets (real 1, fake −1); other kinds the shared losses."""

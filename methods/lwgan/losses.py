@@ -25,7 +25,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.nn.losses import gan_g_loss
 from motionbench.methods.fomm.losses import keypoint_equivariance
 
 from .generator import erode
@@ -69,10 +68,6 @@ def _tv(mat: Tensor) -> Tensor:
     return (mat[:, :, :, :-1] - mat[:, :, :, 1:]).abs().mean() + (mat[:, :, :-1, :] - mat[:, :, 1:, :]).abs().mean()
 
 
-def _g_adv(logits: Tensor, kind: str) -> Tensor:
-    return (logits ** 2).mean() if kind == "lsgan" else gan_g_loss(logits, kind)
-
-
 def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
                      ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
     source, driving = batch["source"], batch["driving"]
@@ -94,10 +89,7 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     lam_smooth = float(cfg.get("lambda_mask_smooth", 1))
     if lam_smooth:
         losses["mask_smooth"] = lam_smooth * _tv(masks)
-    gen_gan = float(model.gan_setting(cfg, "generator_gan"))
-    if gen_gan and model.discriminator is not None:
-        kind = str(model.gan_setting(cfg, "gan_kind"))
-        losses["gen_gan"] = gen_gan * _g_adv(discriminator_logits(model, gen["prediction"], gen)[0], kind)
+    losses.update(model.generator_gan_loss(cfg, gen["prediction"], batch, gen))
     losses.update(keypoint_equivariance(model, driving, gen["kp_driving_value"], gen.get("kp_driving_jacobian"), cfg))
     return losses, gen
 

@@ -50,11 +50,7 @@ class MRAAAnimator(ChunkedInference, Animator):
                  generator_params: Mapping[str, Any], bg_predictor_params: Mapping[str, Any],
                  avd_network_params: Optional[Mapping[str, Any]] = None, revert_axis_swap: bool = True,
                  align_corners: bool = False, chunk_size: int = 4, channels_last: bool = True) -> None:
-        super().__init__(num_regions=num_regions, num_channels=num_channels, estimate_affine=estimate_affine,
-                         revert_axis_swap=revert_axis_swap, region_predictor_params=region_predictor_params,
-                         generator_params=generator_params, bg_predictor_params=bg_predictor_params,
-                         avd_network_params=avd_network_params, align_corners=align_corners, chunk_size=chunk_size,
-                         channels_last=channels_last)
+        super().__init__()
         self.align_corners = bool(align_corners)
         self.generator = Generator(num_channels, num_regions, revert_axis_swap=revert_axis_swap,
                                    align_corners=self.align_corners, **dict(generator_params))

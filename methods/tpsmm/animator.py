@@ -49,9 +49,7 @@ class TPSMMAnimator(ChunkedInference, Animator):
     def __init__(self, common_params: Mapping[str, Any], generator_params: Mapping[str, Any],
                  dense_motion_params: Mapping[str, Any], avd_network_params: Optional[Mapping[str, Any]] = None,
                  chunk_size: int = 4, channels_last: bool = False) -> None:
-        super().__init__(common_params=common_params, generator_params=generator_params,
-                         dense_motion_params=dense_motion_params, avd_network_params=avd_network_params,
-                         chunk_size=chunk_size, channels_last=channels_last)
+        super().__init__()
         common = dict(common_params)
         self.inpainting_network = InpaintingNetwork(**dict(generator_params), **common)
         self.kp_detector = KPDetector(**common)

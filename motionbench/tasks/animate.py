@@ -166,13 +166,13 @@ def run_animate_task(cfg, run_dir: Path) -> dict:
     res = animate_file(model, a.source, a.driving, Path(a.output), resolution, mode=mode,
                        batch_frames=a.batch_frames, max_frames=a.max_frames, fps=a.fps, device=device, dtype=dtype,
                        progress=a.progress, **extra)
-    if hasattr(model, "visualize"):
-        src = load_image(a.source, size=resolution)[None]
-        reader = open_reader(a.driving)
-        drv = frames_to_tensor(reader.read([0, reader.num_frames // 2]), resolution)
-        reader.close()
-        with model.inference():
-            fig = model.visualize(src.to(device), drv.to(device))
+    src = load_image(a.source, size=resolution)[None]
+    reader = open_reader(a.driving)
+    drv = frames_to_tensor(reader.read([0, reader.num_frames // 2]), resolution)
+    reader.close()
+    with model.inference():
+        fig = model.visualize(src.to(device), drv.to(device))
+    if fig is not None:
         res["figure"] = str(save_png(fig, Path(a.output).with_name(f"{Path(a.output).stem}_{model.name}.png")))
     print(f"animated {res['frames']} frames at {resolution}×{resolution} with {cfg.method.name} ({ckpt['tag']}"
           f"{', ' + a.precision if a.precision != 'fp32' else ''}): {res['video']}, grid {res['grid']}"

@@ -7,16 +7,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from motionbench import Animator, Capabilities
-from motionbench.nn.losses import gan_d_loss, gan_g_loss
+from motionbench import Adversarial, Animator, Capabilities
 
 
-class BlendNet(Animator):
+class BlendNet(Adversarial, Animator):
     name = "blendnet"
     capabilities = Capabilities(relative=True, trainable=True, adversarial=True)
 
     def __init__(self, channels: int = 8, batch_norm: bool = True, **kw):
-        super().__init__(channels=channels, batch_norm=batch_norm, **kw)
+        super().__init__()  # the arguments are captured as the config (saved in checkpoints) automatically
         norm = nn.BatchNorm2d(channels) if batch_norm else nn.Identity()  # BN statistics are per-rank batch
         self.net = nn.Sequential(nn.Conv2d(6, channels, 3, padding=1), norm, nn.ReLU(),
                                  nn.Conv2d(channels, 3, 3, padding=1))
@@ -37,15 +36,8 @@ class BlendNet(Animator):
     def generator_losses(self, batch, loss_cfg):
         pred = self._generate(batch["source"], batch["driving"])
         losses = {"l1": float(loss_cfg.get("l1", 1.0)) * F.l1_loss(pred, batch["driving"])}
-        if float(loss_cfg.get("generator_gan", 0.0)) > 0:
-            losses["gan"] = float(loss_cfg["generator_gan"]) * gan_g_loss(self.discriminator(pred), "lsgan")
+        losses.update(self.generator_gan_loss(loss_cfg, pred))  # the GAN policy of motionbench.Adversarial
         return losses, {"prediction": pred}
-
-    def discriminator_losses(self, batch, generated, loss_cfg):
-        real_label = 1.0 - float(loss_cfg.get("label_smoothing", 0.0))
-        d = gan_d_loss(self.discriminator(batch["driving"]), self.discriminator(generated["prediction"]),
-                       "lsgan", real_label)
-        return {"gan": float(loss_cfg.get("discriminator_gan", 1.0)) * d}
 
     def discriminator_logits(self, images, batch, generated):
         return [self.discriminator(images)]
