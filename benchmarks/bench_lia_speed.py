@@ -12,7 +12,7 @@ and prints frames/s, the ratios, GFLOP per frame (``torch.utils.flop_counter.Flo
 convolutions and matmuls), the fraction of a measured 2048² fp32 matmul peak, the largest difference
 between the outputs of (a) and (b), and, for scale, the error of each against a float64 run (random
 256² weights give rough skip features, and grid_sample turns float32 rounding in the flows into ~1e-3
-image differences; on the golden-output network of tests/test_lia.py the paths agree to 1e-5).
+image differences; on the golden-output network of tests/methods/test_lia.py the paths agree to 1e-5).
 
     python benchmarks/bench_lia_speed.py                  # 8 frames for (b), 4 for (a)/(a'), 2 threads
     python benchmarks/bench_lia_speed.py --thp            # also let PyTorch back large tensors with huge pages

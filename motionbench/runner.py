@@ -31,7 +31,7 @@ from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
 from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
 __all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
-           "collect_protocol", "summarise_protocol", "Collected"]
+           "collect_protocol", "summarise_protocol", "Collected", "AnimationStream"]
 
 log = logging.getLogger("motionbench")
 
@@ -90,6 +90,24 @@ class ProtocolResult:
     animate_seconds: float
     mode: str = ""  # the animation mode this protocol ran in (see effective_cross_mode)
     protocol: str = ""  # same_identity | cross_identity (result keys of extra floor modes are 'protocol@mode')
+
+
+class AnimationStream:
+    """One source animated by a driving clip that arrives chunk by chunk (the benchmark's videos, ``task=animate``
+    and ``task=compare``): the source is encoded once, and the first driving frame is the reference of
+    relative mode. Calling it with T×3×H×W driving frames returns the T×3×H×W animated frames."""
+
+    def __init__(self, model: Animator, source: torch.Tensor, mode: str, **animate_kwargs: Any) -> None:
+        self.model, self.source, self.mode, self.kwargs = model, source, mode, animate_kwargs
+        with model.inference():
+            self.state = model.encode_source(source)
+        self.driving_ref: Optional[torch.Tensor] = None
+
+    def __call__(self, frames: torch.Tensor) -> torch.Tensor:
+        if self.driving_ref is None:
+            self.driving_ref = frames[:1]
+        return self.model.animate(self.source, frames.unsqueeze(0), mode=self.mode, driving_ref=self.driving_ref,
+                                  source_state=self.state, **self.kwargs)[0]
 
 
 def effective_cross_mode(model: Animator, requested: str) -> str:
@@ -221,16 +239,12 @@ def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[M
         key = drv_video.name if same else f"{src_video.name} <- {drv_video.name}"
         source = dataset.read_frames(src_video, [src_frame]).to(device)
         has_target = same or dataset.has_ground_truth
-        state = model.encode_source(source)
-        driving_ref = None
+        stream = AnimationStream(model, source, mode)
         pair = None if same else Pair(src_video.name, drv_video.name, src_frame)
         for idx, frames in dataset.iter_chunks(drv_video, chunk=opts.batch_frames, max_frames=opts.max_frames):
             frames = frames.to(device)
-            if driving_ref is None:
-                driving_ref = frames[:1]
             t0 = time.perf_counter()
-            gen = model.animate(source, frames.unsqueeze(0), mode=mode, driving_ref=driving_ref,
-                                source_state=state)[0].clamp(0, 1)
+            gen = stream(frames).clamp(0, 1)
             t_animate += time.perf_counter() - t0
             if same:
                 target, kp, mask = frames, dataset.keypoints(drv_video, idx), dataset.figure_masks(drv_video, idx)

@@ -43,7 +43,7 @@ class TPSMMAnimator(ChunkedInference, Animator):
     official_optional = ("bg_predictor.", "avd_network.")  # the demo needs neither
     #: the AVD network is trained in a second stage (loss.stage=avd); the background predictor joins the first
     #: stage at loss.bg_start (official epoch 10 of 100), so a step-0 batch leaves both without gradients
-    #: (tests/test_tpsmm.py checks the background predictor's gradients after bg_start)
+    #: (tests/methods/test_tpsmm.py checks the background predictor's gradients after bg_start)
     unused_parameters = ("avd_network.", "bg_predictor.")
 
     def __init__(self, common_params: Mapping[str, Any], generator_params: Mapping[str, Any],

@@ -25,7 +25,7 @@ from ..data.base import DatasetError
 from ..data.readers import open_reader
 from ..data.video import frames_to_tensor
 from ..media import load_image
-from ..runner import effective_cross_mode
+from ..runner import AnimationStream, effective_cross_mode
 from ..io_safe import atomic_output
 from ..media import image_grid, save_png
 from ..video_out import check_video_output, video_output
@@ -91,21 +91,12 @@ def iter_animation(models: Sequence[Animator], source_path: str, driving_path: s
     sources = [load_image(source_path, size=r)[None].to(device) for r in resolutions]
     reader = open_reader(driving_path)
     total = reader.num_frames if max_frames is None else min(reader.num_frames, int(max_frames))
-    models = [m.to(device) for m in models]
-    states = []
-    for m, s in zip(models, sources):
-        with m.inference():
-            states.append(m.encode_source(s))
-    refs: List[Optional[Tensor]] = [None] * len(models)
+    streams = [AnimationStream(m.to(device), s, mode, dtype=dtype, **animate_kwargs)
+               for m, s, mode in zip(models, sources, modes)]
     bar = tqdm(total=total, desc=desc, unit="frame", disable=not progress, dynamic_ncols=True)
     try:
         for idx, frames in reader.iter_chunks(batch_frames, stop=total):
-            outs = []
-            for k, (m, r, mode) in enumerate(zip(models, resolutions, modes)):
-                drv = frames_to_tensor(frames, r).to(device)
-                refs[k] = drv[:1] if refs[k] is None else refs[k]
-                outs.append(m.animate(sources[k], drv[None], mode=mode, driving_ref=refs[k], source_state=states[k],
-                                      dtype=dtype, **animate_kwargs)[0])
+            outs = [stream(frames_to_tensor(frames, r).to(device)) for stream, r in zip(streams, resolutions)]
             bar.update(len(idx))
             yield idx, frames, outs
     finally:

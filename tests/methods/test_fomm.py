@@ -18,7 +18,7 @@ from motionbench.methods.fomm.demo import make_animation
 from motionbench.methods.fomm.normalize import find_best_frame, normalize_kp
 from motionbench.nn.tps import RandomTPS
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 ATOL = 1e-5
 # The full-resolution ``deformed`` image is a bilinear warp of a random-noise source: 1-ulp differences in the
 # deformation (float32 conv rounding differs between CPUs) move samples by ~1e-7 × 32 px across pixel

@@ -17,9 +17,9 @@ import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
 from motionbench.methods.mraa.demo import make_animation
-from weight_rule import check_fast_path, full_size_file, rule_state_dict, verify
+from weight_rule import check_fast_path, full_size_file, loss_cfg, max_err, write_official_file
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
 REGION_ATOL, MAP_ATOL = 1e-5, 1e-4
 MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
@@ -33,23 +33,14 @@ def fixture():
 
 @pytest.fixture(scope="module")
 def official_file(fixture, tmp_path_factory):
-    """An official-layout ``*.pth`` with the fixture's weights (rebuilt from the rule, checksums verified)."""
-    model = MRAAAnimator(**fixture["config"])
-    data = {"epoch_reconstruction": 99, "optimizer_reconstruction": {}}
-    for entry in ENTRIES:
-        data[entry] = rule_state_dict(entry, getattr(model, entry), "mraa", fixture["config"]["num_regions"])
-        verify(data[entry], fixture["state_dict_checksums"][entry])
-    path = tmp_path_factory.mktemp("mraa") / "tiny.pth"
-    torch.save(data, path)
-    return path
+    """An official-layout ``*.pth`` with the fixture's weights."""
+    return write_official_file(MRAAAnimator, fixture, "mraa", ENTRIES,
+                               {"epoch_reconstruction": 99, "optimizer_reconstruction": {}},
+                               tmp_path_factory.mktemp("mraa") / "tiny.pth", fixture["config"]["num_regions"])
 
 
 def load(fixture, path, align_corners):
     return motionbench.create_animator("mraa", checkpoint=str(path), align_corners=align_corners, **fixture["config"])
-
-
-def max_err(a, b):
-    return (a - b).abs().max().item()
 
 
 def official_outputs(model, fixture, mode):
@@ -134,42 +125,14 @@ def test_full_size_official_layout_loads(tmp_path):
         motionbench.create_animator("mraa", checkpoint=str(path))
 
 
-def _loss_cfg(**extra):
-    from motionbench.config import load_conf_yaml
-
-    return {**dict(load_conf_yaml("loss/mraa.yaml")), "perceptual_kind": "pixel", **extra}
-
-
 def test_training_losses_reach_the_background_predictor():
     torch.manual_seed(0)
     model = MRAAAnimator.build("tiny").train()
     batch = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)}
-    losses, _ = model.generator_losses(batch, _loss_cfg())
+    losses, _ = model.generator_losses(batch, loss_cfg("mraa"))
     assert set(losses) == {"perceptual", "equivariance_shift", "equivariance_affine"}
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in model.bg_predictor.parameters())
-
-
-def test_avd_stage_and_cross_mode(tmp_path):
-    from motionbench.runner import effective_cross_mode
-    from motionbench.train.trainer import Trainer
-
-    torch.manual_seed(0)
-    model = MRAAAnimator.build("tiny")
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Trainer(model, _loss_cfg(stage="avd"), {"max_steps": 2}, {"lr_generator": 1e-3}, tmp_path,
-                      torch.device("cpu"))
-    logs = trainer.train_step({"source": torch.rand(4, 3, 64, 64), "driving": torch.rand(4, 3, 64, 64)})
-    assert {"g/rec_shift", "g/rec_affine"} <= set(logs)
-    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])
-               and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
-    assert changed == {"avd_network"}
-    assert effective_cross_mode(model, "avd") == "avd"
-    with pytest.raises(ValueError, match="no avd mode"):
-        effective_cross_mode(motionbench.create_animator("fomm", preset="tiny"), "avd")
-    with pytest.raises(NotImplementedError, match="no avd mode"):
-        motionbench.create_animator("fomm", preset="tiny").animate(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64),
-                                                                   mode="avd")
 
 
 def test_synthetic_ground_truth_of_avd_mode_is_the_source_body_in_the_driving_pose():

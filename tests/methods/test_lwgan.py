@@ -16,7 +16,7 @@ from motionbench.methods.lwgan.animator import LWGANAnimator
 from motionbench.methods.lwgan.generator import ImpersonatorGenerator, resize_flow, warp
 from motionbench.nn.blocks import make_coordinate_grid
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 
 
 def listing():

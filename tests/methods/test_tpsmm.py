@@ -17,9 +17,9 @@ from motionbench.animator import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.demo import make_animation
 from motionbench.methods.tpsmm.losses import dropout_probability
-from weight_rule import check_fast_path, full_size_file, rule_state_dict, verify
+from weight_rule import check_fast_path, full_size_file, loss_cfg, max_err, write_official_file
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("inpainting_network", "kp_detector", "dense_motion_network", "bg_predictor", "avd_network")
 KP_ATOL, MAP_ATOL = 1e-5, 1e-4
 MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
@@ -32,24 +32,14 @@ def fixture():
 
 @pytest.fixture(scope="module")
 def official_file(fixture, tmp_path_factory):
-    """An official-layout ``*.pth.tar`` with the fixture's weights (rebuilt from the rule, checksums verified)."""
-    model = TPSMMAnimator(**fixture["config"])
-    data = {"epoch": 99, "optimizer": {}}
-    for entry in ENTRIES:
-        data[entry] = rule_state_dict(entry, getattr(model, entry), "tpsmm")
-        verify(data[entry], fixture["state_dict_checksums"][entry])
-    path = tmp_path_factory.mktemp("tpsmm") / "tiny.pth.tar"
-    torch.save(data, path)
-    return path
+    """An official-layout ``*.pth.tar`` with the fixture's weights."""
+    return write_official_file(TPSMMAnimator, fixture, "tpsmm", ENTRIES, {"epoch": 99, "optimizer": {}},
+                               tmp_path_factory.mktemp("tpsmm") / "tiny.pth.tar")
 
 
 @pytest.fixture(scope="module")
 def model(fixture, official_file):
     return motionbench.create_animator("tpsmm", checkpoint=str(official_file), **fixture["config"])
-
-
-def max_err(a, b):
-    return (a - b).abs().max().item()
 
 
 def official_outputs(model, fixture, mode):
@@ -131,35 +121,15 @@ def test_dropout_schedule_and_bg_start():
     assert dropout_probability(35, cfg) == 0.0
 
 
-def _loss_cfg(**extra):
-    from motionbench.config import load_conf_yaml
-
-    return {**dict(load_conf_yaml("loss/tpsmm.yaml")), "perceptual_kind": "pixel", **extra}
-
-
 def test_training_losses_and_background_from_bg_start():
     torch.manual_seed(0)
     model = TPSMMAnimator.build("tiny").train()
     batch = {"source": torch.rand(2, 3, 64, 64), "driving": torch.rand(2, 3, 64, 64)}
-    losses, _ = model.generator_losses(batch, _loss_cfg())
+    losses, _ = model.generator_losses(batch, loss_cfg("tpsmm"))
     assert set(losses) == {"perceptual", "equivariance_value", "warp_loss"}  # epoch 0 < bg_start
     model.train_progress = 0.5  # epoch 50 of 100: background on, dropout off
-    losses, _ = model.generator_losses(batch, _loss_cfg())
+    losses, _ = model.generator_losses(batch, loss_cfg("tpsmm"))
     assert set(losses) == {"perceptual", "equivariance_value", "warp_loss", "bg"}
     sum(losses.values()).backward()
     assert all(p.grad is not None for p in model.bg_predictor.parameters())
 
-
-def test_avd_stage_trains_only_the_avd_network(tmp_path):
-    from motionbench.train.trainer import Trainer
-
-    torch.manual_seed(0)
-    model = TPSMMAnimator.build("tiny")
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    trainer = Trainer(model, _loss_cfg(stage="avd"), {"max_steps": 2}, {"lr_generator": 1e-3}, tmp_path,
-                      torch.device("cpu"))
-    logs = trainer.train_step({"source": torch.rand(4, 3, 64, 64), "driving": torch.rand(4, 3, 64, 64)})
-    assert "g/rec_kp" in logs
-    changed = {k.split(".")[0] for k, v in model.state_dict().items() if not torch.equal(v, before[k])
-               and not k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
-    assert changed == {"avd_network"}

@@ -1,5 +1,5 @@
-"""The deterministic weight rule of the TPSMM / MRAA golden fixtures (tests/data/*_tiny_subset.pt), and a
-reader for the official key listings (tests/data/*_keys_*.txt).
+"""The deterministic weight rule of the TPSMM / MRAA golden fixtures (tests/data/*_tiny_subset.pt), a reader
+for the official key listings (tests/data/*_keys_*.txt), and the checks both methods' tests share.
 
 The fixtures were produced by the official code with weights defined by this rule (reference README,
 "Weight rule of the TPSMM and MRAA fixtures"), so the tests rebuild the state dicts instead of storing them;
@@ -101,3 +101,27 @@ def full_size_file(cls, listing: Path, value: float, counter: int, path: Path) -
     data = layout_from_listing(official, value, counter=counter)
     torch.save(data, path)
     return data
+
+
+def write_official_file(cls, fixture: Mapping[str, Any], method: str, entries, header: Mapping[str, Any],
+                        path: Path, *rule_args: int) -> Path:
+    """An official-layout file at ``path`` with the fixture's weights (rebuilt from the rule, checksums
+    verified) under ``entries``, plus the official ``header`` keys (epoch, optimiser)."""
+    model = cls(**fixture["config"])
+    data = dict(header)
+    for entry in entries:
+        data[entry] = rule_state_dict(entry, getattr(model, entry), method, *rule_args)
+        verify(data[entry], fixture["state_dict_checksums"][entry])
+    torch.save(data, path)
+    return path
+
+
+def max_err(a: Tensor, b: Tensor) -> float:
+    return (a - b).abs().max().item()
+
+
+def loss_cfg(method: str, **extra: Any) -> Dict[str, Any]:
+    """The method's loss config with the weight-free pixel pyramid (tests never download VGG19)."""
+    from motionbench.config import load_conf_yaml
+
+    return {**dict(load_conf_yaml(f"loss/{method}.yaml")), "perceptual_kind": "pixel", **extra}

@@ -14,7 +14,7 @@ import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.lia.animator import LIAAnimator
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 ATOL = 1e-4
 
 
