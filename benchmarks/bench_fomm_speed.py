@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,8 @@ import time
 from typing import Dict, List
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+from bench_common import count_gflop, inputs, matmul_peak, peak_rss_mib  # this folder is on sys.path
 
 
 def build(seed: int = 0):
@@ -33,32 +33,6 @@ def build(seed: int = 0):
 
     torch.manual_seed(seed)
     return FOMMAnimator.build("vox-256").eval()
-
-
-def inputs(frames: int, size: int = 256, seed: int = 1):
-    """Smooth random images (low-frequency noise), [0, 1]."""
-    g = torch.Generator().manual_seed(seed)
-    low = torch.rand(frames + 1, 3, size // 16, size // 16, generator=g)
-    imgs = torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
-    return imgs[:1], imgs[1:]
-
-
-def matmul_peak(n: int = 2048, reps: int = 5) -> float:
-    """Best-of-``reps`` GFLOP/s of an n×n fp32 matmul."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
-
-
-def count_gflop(fn) -> float:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops() / 1e9
 
 
 def time_official(model, source, driving) -> List[float]:
@@ -75,18 +49,6 @@ def time_ours(model, source, driving, chunk_size: int) -> float:
     t0 = time.perf_counter()
     model.animate(source, driving[None], mode="relative", chunk_size=chunk_size)
     return time.perf_counter() - t0
-
-
-def peak_rss_mib() -> float:
-    """Peak RSS of this process image: VmHWM (ru_maxrss would report the forking parent's RSS after exec)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_child(frames: int, chunk_size: int, stream_frames: int, official: bool = False) -> Dict[str, float]:

@@ -24,7 +24,8 @@ import sys
 from typing import Dict, Optional, Sequence
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+from bench_common import count_gflop, inputs, peak_rss_mib, rss_mib  # this folder is on sys.path
 
 aten = torch.ops.aten
 
@@ -50,38 +51,9 @@ def build(preset: str, attention_scales: Optional[Sequence[int]], with_discrimin
     return IMFAnimator.build(preset, **over)
 
 
-def inputs(size: int, frames: int = 1, seed: int = 1):
-    g = torch.Generator().manual_seed(seed)
-    low = torch.rand(frames + 1, 3, max(size // 16, 2), max(size // 16, 2), generator=g)
-    imgs = torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
-    return imgs[:1], imgs[1:]
-
-
-def gflop(fn) -> float:
-    with FlopCounterMode(display=False, custom_mapping=CUSTOM_FLOPS) as counter:
-        fn()
-    return counter.get_total_flops() / 1e9
-
-
-def peak_rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
-
-
 def child(mode: str, preset: str, scales: Optional[Sequence[int]]) -> Dict[str, float]:
     model = build(preset, scales)
-    src, drv = inputs(model.size)
+    src, drv = inputs(1, model.size)
     if mode == "animate":
         model.eval()
     else:
@@ -119,15 +91,15 @@ def main() -> None:
     print(f"parameters: generator {total / 1e6:.2f} M (" +
           ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in counts.items()) +
           f"); discriminator {sum(p.numel() for p in model.discriminator.parameters()) / 1e6:.2f} M")
-    src, drv = inputs(model.size)
+    src, drv = inputs(1, model.size)
     with torch.inference_mode():
         state = model.encode_source(src)
-        enc = gflop(lambda: model.encode_source(src))
-        frame = gflop(lambda: model.animate(src, drv[:, None], source_state=state))
+        enc = count_gflop(lambda: model.encode_source(src), CUSTOM_FLOPS)
+        frame = count_gflop(lambda: model.animate(src, drv[:, None], source_state=state), CUSTOM_FLOPS)
         motion = gen.token_decoder(gen.tokens(drv))
-        attention = gflop(lambda: [gen.alignment[str(i)](motion[i], state["keys"][i], state["values"][i])
-                                   for i in gen.attention_scales])
-        train_fwd = gflop(lambda: gen(src, drv))
+        attention = count_gflop(lambda: [gen.alignment[str(i)](motion[i], state["keys"][i], state["values"][i])
+                                   for i in gen.attention_scales], CUSTOM_FLOPS)
+        train_fwd = count_gflop(lambda: gen(src, drv), CUSTOM_FLOPS)
     print(f"GFLOP: encode_source {enc:.2f}; per driving frame (cached source) {frame:.2f}, of which IMF_A "
           f"{attention:.2f}; training forward (source + driving) {train_fwd:.2f}")
     if args.no_memory:

@@ -34,10 +34,11 @@ import contextlib  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from typing import Callable, List, Tuple  # noqa: E402
+from typing import List  # noqa: E402
 
 import torch  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from bench_common import count_gflop, inputs, matmul_peak  # noqa: E402  (this folder is on sys.path)
 
 
 def build(seed: int = 0, chunk_size: int = 4):
@@ -45,32 +46,6 @@ def build(seed: int = 0, chunk_size: int = 4):
 
     torch.manual_seed(seed)
     return LIAAnimator.build("256", use_discriminator=False, chunk_size=chunk_size).eval()
-
-
-def inputs(frames: int, size: int = 256, seed: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Smooth random images (low-frequency noise), [0, 1]: a source and ``frames`` driving frames."""
-    g = torch.Generator().manual_seed(seed)
-    low = torch.rand(frames + 1, 3, size // 16, size // 16, generator=g)
-    imgs = torch.nn.functional.interpolate(low, size=(size, size), mode="bilinear", align_corners=False)
-    return imgs[:1], imgs[1:]
-
-
-def matmul_peak(n: int = 2048, reps: int = 5) -> float:
-    """Best-of-``reps`` GFLOP/s of an n×n fp32 matmul."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    torch.mm(a, b)
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        torch.mm(a, b)
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n ** 3 / best / 1e9
-
-
-def count_gflop(fn: Callable[[], object]) -> float:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return counter.get_total_flops() / 1e9
 
 
 def official_loop(model, source, driving, reference: bool, times: List[float] = None) -> torch.Tensor:

@@ -23,9 +23,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.inference import ChunkedInference
-from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
-from motionbench.nn.avd import configure_stage
+from motionbench.methods.fomm.avd_family import AVDFamily, Motion
+from motionbench.methods.fomm.normalize import normalize_kp
 
 from . import losses as mraa_losses
 from .generator import Generator
@@ -33,11 +32,11 @@ from .regions import AVDNetwork, BGMotionPredictor, RegionPredictor
 
 __all__ = ["MRAAAnimator"]
 
-Regions = Dict[str, Tensor]
 
-
-class MRAAAnimator(ChunkedInference, Animator):
+class MRAAAnimator(AVDFamily, Animator):
     name = "mraa"
+    avd_targets = (("shift", "rec_shift", "lambda_shift"), ("affine", "rec_affine", "lambda_affine"))
+    motion_detector, position_key = "region_predictor", "shift"
     capabilities = Capabilities(relative=True, avd=True, keypoints=True, trainable=True,
                                 checkpoint_formats=("motionbench", "mraa-official"))
     default_preset = "vox-256"
@@ -71,14 +70,14 @@ class MRAAAnimator(ChunkedInference, Animator):
         """Source region parameters, the generator's encoder outputs and the motion-resolution source."""
         with self._no_grad_ctx():
             src = self._fmt(source)
-            state: SourceState = {"source": source, "regions": self.region_predictor(src),
+            state: SourceState = {"source": source, "motion": self.region_predictor(src),
                                   "skips": self.generator.encode_skips(src)}
             if self.generator.pixelwise_flow_predictor is not None:
                 state["source_down"] = self.generator.pixelwise_flow_predictor.downsample(src)
         return state
 
-    def animated_regions(self, source: Regions, driving: Regions, mode: str, ref: Optional[Regions] = None,
-                         scale: Optional[Tensor] = None) -> Regions:
+    def animated_motion(self, source: Motion, driving: Motion, mode: str, ref: Optional[Motion] = None,
+                        scale: Optional[Tensor] = None) -> Motion:
         """The region parameters given to the generator in ``mode`` (official ``get_animation_region_params``)."""
         if mode == "absolute":
             return driving
@@ -92,27 +91,13 @@ class MRAAAnimator(ChunkedInference, Animator):
             new["affine"] = norm["jacobian"]
         return new
 
-    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str, driving_ref: Optional[Tensor],
-                      adapt_movement_scale: bool = True, chunk_size: Optional[int] = None) -> Tensor:
-        """Animate B×T driving frames from an encoded source, ``chunk_size`` frames per forward pass."""
-        b, t = driving.shape[:2]
-        frames = driving.reshape(b * t, *driving.shape[2:])
+    def render_encoded(self, state: SourceState, owner: Tensor, new: Motion, source: Motion) -> Tensor:
         flow = self.generator.pixelwise_flow_predictor
-        with self._no_grad_ctx():
-            ref, scale = None, None
-            if mode == "relative":
-                ref = self.region_predictor(self._fmt(driving_ref))
-                if adapt_movement_scale:
-                    scale = movement_scale(state["regions"]["shift"], ref["shift"])
-            output = driving.new_empty(frames.shape)
-            for sl, owner in self.frame_chunks(b, t, int(chunk_size or self.chunk_size), driving.device):
-                source = {k: v[owner] for k, v in state["regions"].items()}
-                regions = self.region_predictor(self._fmt(frames[sl]))
-                new = self.animated_regions(source, regions, mode, None if ref is None else {k: v[owner] for k, v in ref.items()},
-                                            None if scale is None else scale[owner.cpu()])
-                motion = flow(state["source_down"][owner], new, source, downsampled=True) if flow is not None else None
-                output[sl] = self.generator.animate_skips([s[owner] for s in state["skips"]], state["source"][owner], motion)
-        return output.view(driving.shape)
+        motion = flow(state["source_down"][owner], new, source, downsampled=True) if flow is not None else None
+        return self.generator.animate_skips([s[owner] for s in state["skips"]], state["source"][owner], motion)
+
+    def render_official(self, source: Tensor, new: Motion, source_motion: Motion) -> Tensor:
+        return self.generator(source, new, source_motion)["prediction"]
 
     def reconstruct(self, source: Tensor, driving: Tensor) -> Dict[str, Tensor]:
         """The path of the official ``reconstruction.py``: absolute regions and the background motion
@@ -124,9 +109,6 @@ class MRAAAnimator(ChunkedInference, Animator):
         return {**out, "bg_params": bg_params}
 
     # ------------------------------------------------------------------ training
-    def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
-        configure_stage(self, loss_cfg)
-
-    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
-                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        return mraa_losses.generator_losses(self, batch, loss_cfg)
+    def reconstruction_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                              ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        return mraa_losses.reconstruction_losses(self, batch, loss_cfg)

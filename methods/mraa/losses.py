@@ -13,40 +13,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 
-import torch
 from torch import Tensor
 
-from motionbench.nn.avd import random_scale, stage_of
 from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import MRAAAnimator
 
-__all__ = ["generator_losses"]
+__all__ = ["reconstruction_losses"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
 
-def _avd_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
-                ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-    avd_cfg = dict(cfg.get("avd") or {})
-    with torch.no_grad():
-        identity = model.region_predictor(batch["source"])
-        pose_gt = model.region_predictor(batch["driving"])
-        theta = random_scale(float(avd_cfg.get("random_scale", 0.25)), pose_gt["shift"].shape[0], pose_gt["shift"])
-        pose = {"shift": torch.matmul(theta, pose_gt["shift"].unsqueeze(-1)).squeeze(-1),
-                "affine": torch.matmul(theta, pose_gt["affine"])}
-    rec = model.avd_network(identity, pose)
-    losses = {"rec_shift": float(avd_cfg.get("lambda_shift", 1.0)) * torch.abs(pose_gt["shift"] - rec["shift"]).mean(),
-              "rec_affine": float(avd_cfg.get("lambda_affine", 1.0)) * torch.abs(pose_gt["affine"] - rec["affine"]).mean()}
-    return losses, {"avd_shift": rec["shift"]}
-
-
-def generator_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
-                     ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-    """Weighted loss terms of the configured stage and the generated tensors."""
-    if stage_of(cfg) == "avd":
-        return _avd_losses(model, batch, cfg)
+def reconstruction_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """The official first stage's weighted loss terms and the generated tensors."""
     source, driving = batch["source"], batch["driving"]
     source_regions, driving_regions = model.region_predictor(source), model.region_predictor(driving)
     bg_params = model.bg_predictor(source, driving)

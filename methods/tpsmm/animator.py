@@ -20,9 +20,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from torch import Tensor
 
 from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.inference import ChunkedInference
-from motionbench.methods.fomm.normalize import movement_scale, normalize_kp
-from motionbench.nn.avd import configure_stage
+from motionbench.methods.fomm.avd_family import AVDFamily, Motion
+from motionbench.methods.fomm.normalize import normalize_kp
 
 from . import losses as tpsmm_losses
 from .dense_motion import DenseMotionNetwork
@@ -31,11 +30,11 @@ from .networks import AVDNetwork, BGMotionPredictor, KPDetector
 
 __all__ = ["TPSMMAnimator"]
 
-KP = Dict[str, Tensor]
 
-
-class TPSMMAnimator(ChunkedInference, Animator):
+class TPSMMAnimator(AVDFamily, Animator):
     name = "tpsmm"
+    avd_targets = (("fg_kp", "rec_kp", "lambda_shift"),)
+    motion_detector, position_key = "kp_detector", "fg_kp"
     capabilities = Capabilities(relative=True, avd=True, keypoints=True, trainable=True,
                                 checkpoint_formats=("motionbench", "tpsmm-official"))
     default_preset = "vox-256"
@@ -68,12 +67,12 @@ class TPSMMAnimator(ChunkedInference, Animator):
         """Source keypoints, the inpainting encoder's maps and the motion-resolution source."""
         with self._no_grad_ctx():
             src = self._fmt(source)
-            return {"source": source, "kp_source": self.kp_detector(src),
+            return {"source": source, "motion": self.kp_detector(src),
                     "features": self.inpainting_network.encode(src),
                     "source_down": self.dense_motion_network.downsample(src)}
 
-    def animated_keypoints(self, kp_source: KP, kp_driving: KP, mode: str, kp_ref: Optional[KP] = None,
-                           scale: Optional[Tensor] = None) -> KP:
+    def animated_motion(self, kp_source: Motion, kp_driving: Motion, mode: str, kp_ref: Optional[Motion] = None,
+                        scale: Optional[Tensor] = None) -> Motion:
         """The keypoints that drive the dense motion network in ``mode`` (official ``kp_norm``)."""
         if mode == "absolute":
             return kp_driving
@@ -83,29 +82,14 @@ class TPSMMAnimator(ChunkedInference, Animator):
                             adapt_movement_scale=scale is not None, use_relative_movement=True, scale=scale)
         return {"fg_kp": norm["value"]}
 
-    def animate_state(self, state: SourceState, driving: Tensor, *, mode: str, driving_ref: Optional[Tensor],
-                      adapt_movement_scale: bool = True, chunk_size: Optional[int] = None) -> Tensor:
-        """Animate B×T driving frames from an encoded source, ``chunk_size`` frames per forward pass."""
-        b, t = driving.shape[:2]
-        frames = driving.reshape(b * t, *driving.shape[2:])
-        with self._no_grad_ctx():
-            kp_ref, scale = None, None
-            if mode == "relative":
-                kp_ref = self.kp_detector(self._fmt(driving_ref))
-                if adapt_movement_scale:
-                    scale = movement_scale(state["kp_source"]["fg_kp"], kp_ref["fg_kp"])
-            output = driving.new_empty(frames.shape)
-            for sl, owner in self.frame_chunks(b, t, int(chunk_size or self.chunk_size), driving.device):
-                kp_source = {k: v[owner] for k, v in state["kp_source"].items()}
-                kp_driving = self.kp_detector(self._fmt(frames[sl]))
-                ref = None if kp_ref is None else {k: v[owner] for k, v in kp_ref.items()}
-                kp_norm = self.animated_keypoints(kp_source, kp_driving, mode, ref,
-                                                  None if scale is None else scale[owner.cpu()])
-                motion = self.dense_motion_network(state["source_down"][owner], kp_norm, kp_source, downsampled=True)
-                out = self.inpainting_network.animate_features([f[owner] for f in state["features"]],
-                                                               state["source"][owner], motion)
-                output[sl] = out["prediction"]
-        return output.view(driving.shape)
+    def render_encoded(self, state: SourceState, owner: Tensor, new: Motion, source: Motion) -> Tensor:
+        motion = self.dense_motion_network(state["source_down"][owner], new, source, downsampled=True)
+        return self.inpainting_network.animate_features([f[owner] for f in state["features"]], state["source"][owner],
+                                                        motion)["prediction"]
+
+    def render_official(self, source: Tensor, new: Motion, source_motion: Motion) -> Tensor:
+        motion = self.dense_motion_network(source, new, source_motion, bg_param=None)
+        return self.inpainting_network(source, motion)["prediction"]
 
     def reconstruct(self, source: Tensor, driving: Tensor) -> Dict[str, Any]:
         """The path of the official ``run.py --mode reconstruction``: absolute keypoints and the background
@@ -118,9 +102,6 @@ class TPSMMAnimator(ChunkedInference, Animator):
         return {**motion, **out, "bg_param": bg_param, "kp_source": kp_source, "kp_driving": kp_driving}
 
     # ------------------------------------------------------------------ training
-    def configure_training(self, loss_cfg: Mapping[str, Any]) -> None:
-        configure_stage(self, loss_cfg)
-
-    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
-                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        return tpsmm_losses.generator_losses(self, batch, loss_cfg)
+    def reconstruction_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                              ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        return tpsmm_losses.reconstruction_losses(self, batch, loss_cfg)

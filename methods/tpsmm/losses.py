@@ -7,7 +7,7 @@ occluded encoder maps), background loss (the background affine of (s, d) times t
 ``dropout_epoch`` epochs. Epochs are fractions of the run: epoch = progress × ``num_epochs`` (official 100),
 with progress = step / max_steps as set by the shared trainer.
 
-Stage ``avd`` (official ``train_avd.py``): only the AVD network trains, to map (source keypoints, randomly
+Stage ``avd`` (official ``train_avd.py``, :meth:`~motionbench.methods.fomm.avd_family.AVDFamily.avd_losses`): only the AVD network trains, to map (source keypoints, randomly
 rescaled driving keypoints) back to the driving keypoints (``avd.lambda_shift`` × L1); start it from a
 trained checkpoint (``method.checkpoint=...``).
 """
@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Tuple
 import torch
 from torch import Tensor
 
-from motionbench.nn.avd import random_scale, stage_of
 from motionbench.nn.tps import equivariance_losses
 
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import TPSMMAnimator
 
-__all__ = ["generator_losses", "dropout_probability"]
+__all__ = ["reconstruction_losses", "dropout_probability"]
 
 DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
@@ -38,24 +37,9 @@ def dropout_probability(epoch: float, cfg: Mapping[str, Any]) -> float:
     return min(epoch / float(cfg.get("dropout_inc_epoch", 10)) * maxp + float(cfg.get("dropout_startp", 0.1)), maxp)
 
 
-def _avd_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
-                ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-    avd_cfg = dict(cfg.get("avd") or {})
-    with torch.no_grad():
-        kp_source = model.kp_detector(batch["source"])
-        kp_driving = model.kp_detector(batch["driving"])
-        theta = random_scale(float(avd_cfg.get("random_scale", 0.25)), kp_driving["fg_kp"].shape[0], kp_driving["fg_kp"])
-        kp_random = {"fg_kp": torch.matmul(theta, kp_driving["fg_kp"].unsqueeze(-1)).squeeze(-1)}
-    rec = model.avd_network(kp_source, kp_random)
-    loss = float(avd_cfg.get("lambda_shift", 1.0)) * torch.abs(kp_driving["fg_kp"] - rec["fg_kp"]).mean()
-    return {"rec_kp": loss}, {"kp_avd": rec["fg_kp"]}
-
-
-def generator_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
-                     ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-    """Weighted loss terms of the configured stage and the generated tensors."""
-    if stage_of(cfg) == "avd":
-        return _avd_losses(model, batch, cfg)
+def reconstruction_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
+                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+    """The official first stage's weighted loss terms and the generated tensors."""
     source, driving = batch["source"], batch["driving"]
     epoch = float(getattr(model, "train_progress", 0.0)) * float(cfg.get("num_epochs", 100))
     kp_source, kp_driving = model.kp_detector(source), model.kp_detector(driving)

@@ -16,13 +16,11 @@ import torch
 import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
-from motionbench.methods.mraa.demo import make_animation
-from weight_rule import check_fast_path, full_size_file, loss_cfg, max_err, write_official_file
+from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
+                         max_err, write_official_file)
 
 DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
-REGION_ATOL, MAP_ATOL = 1e-5, 1e-4
-MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
 SEMANTICS = [(False, ""), (True, "_align_corners_true")]
 
 
@@ -51,7 +49,7 @@ def official_outputs(model, fixture, mode):
         scale = torch.tensor([fixture["relative"]["movement_scale"]], dtype=torch.float64)
         outs = []
         for i in range(drv.shape[0]):
-            new = model.animated_regions(rs, model.region_predictor(drv[i:i + 1]), MODES.get(mode, "absolute"), r0, scale)
+            new = model.animated_motion(rs, model.region_predictor(drv[i:i + 1]), MODES.get(mode, "absolute"), r0, scale)
             bg = model.bg_predictor(src, drv[i:i + 1]) if mode == "standard_bg" else None
             out = model.generator(src, new, rs, bg_params=bg)
             res = {"new_shift": new["shift"], "new_affine": new["affine"], "new_covar": new["covar"],
@@ -73,7 +71,7 @@ def test_region_parameters_and_movement_scale_match_official(fixture, official_f
                             (fixture["driving"][:1], fixture["driving_region_params_initial"])):
             ours = model.region_predictor(images)
             for key in ("shift", "covar", "affine", "heatmap", "u", "d"):
-                assert max_err(ours[key], ref[key]) < REGION_ATOL, key
+                assert max_err(ours[key], ref[key]) < PARAM_ATOL, key
     scale = movement_scale(fixture["source_region_params"]["shift"], fixture["driving_region_params_initial"]["shift"])
     assert scale.item() == pytest.approx(fixture["relative"]["movement_scale"], abs=1e-6)
 
@@ -84,18 +82,9 @@ CASES = [(ac, suffix, mode) for ac, suffix in SEMANTICS for mode in MODES] + [(F
 
 @pytest.mark.parametrize("align_corners,suffix,mode", CASES)
 def test_parity_with_official_outputs(fixture, official_file, align_corners, suffix, mode):
-    ref = fixture[mode + suffix]
     model = load(fixture, official_file, align_corners)
-    ours = official_outputs(model, fixture, mode)
-    assert set(ours) == set(ref) - {"movement_scale"}
-    for key, value in ours.items():
-        assert max_err(value, ref[key]) < (REGION_ATOL if key.startswith("new_") else MAP_ATOL), (mode, key)
-    if mode in MODES:  # the public API (encode once, batched frames, demo defaults) = the official demo
-        out = model.animate(fixture["source"], fixture["driving"][None], mode=MODES[mode])
-        assert max_err(out[0], ref["prediction"]) < MAP_ATOL
-    else:
-        rec = model.reconstruct(fixture["source"].expand(3, -1, -1, -1), fixture["driving"])
-        assert max_err(rec["prediction"], ref["prediction"]) < MAP_ATOL
+    check_parity(model, fixture, mode, fixture[mode + suffix], official_outputs(model, fixture, mode), "movement_scale",
+                 lambda key: key.startswith("new_"))
 
 
 def test_semantics_switch_matters_and_defaults_to_trained(fixture, official_file):
@@ -107,7 +96,7 @@ def test_semantics_switch_matters_and_defaults_to_trained(fixture, official_file
 
 def test_fast_path_equals_official_loop(fixture, official_file):
     model = load(fixture, official_file, False)
-    check_fast_path(model, fixture, make_animation, MAP_ATOL)
+    check_fast_path(model, fixture, MAP_ATOL)
 
 
 def test_full_size_official_layout_loads(tmp_path):

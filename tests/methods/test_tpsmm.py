@@ -15,14 +15,12 @@ import torch
 import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
-from motionbench.methods.tpsmm.demo import make_animation
 from motionbench.methods.tpsmm.losses import dropout_probability
-from weight_rule import check_fast_path, full_size_file, loss_cfg, max_err, write_official_file
+from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
+                         max_err, write_official_file)
 
 DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("inpainting_network", "kp_detector", "dense_motion_network", "bg_predictor", "avd_network")
-KP_ATOL, MAP_ATOL = 1e-5, 1e-4
-MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +49,7 @@ def official_outputs(model, fixture, mode):
         outs = []
         for i in range(drv.shape[0]):
             kp_d = model.kp_detector(drv[i:i + 1])
-            kp_n = model.animated_keypoints(kp_s, kp_d, MODES.get(mode, "absolute"), kp_0, scale)
+            kp_n = model.animated_motion(kp_s, kp_d, MODES.get(mode, "absolute"), kp_0, scale)
             bg = model.bg_predictor(src, drv[i:i + 1]) if mode == "standard_bg" else None
             motion = model.dense_motion_network(src, kp_n, kp_s, bg_param=bg)
             out = model.inpainting_network(src, motion)
@@ -70,28 +68,19 @@ def test_keypoints_and_movement_scale_match_official(model, fixture):
 
     for images, ref in ((fixture["source"], fixture["kp_source"]), (fixture["driving"], fixture["kp_driving"]),
                         (fixture["driving"][:1], fixture["kp_driving_initial"])):
-        assert max_err(model.detect_keypoints(images)["value"], ref["fg_kp"]) < KP_ATOL
+        assert max_err(model.detect_keypoints(images)["value"], ref["fg_kp"]) < PARAM_ATOL
     scale = movement_scale(fixture["kp_source"]["fg_kp"], fixture["kp_driving_initial"]["fg_kp"])
     assert scale.item() == pytest.approx(fixture["relative"]["adapt_movement_scale"], abs=1e-6)
 
 
 @pytest.mark.parametrize("mode", ["standard", "relative", "avd", "standard_bg"])
 def test_parity_with_official_outputs(model, fixture, mode):
-    ref = fixture[mode]
-    ours = official_outputs(model, fixture, mode)
-    assert set(ours) == set(ref) - {"adapt_movement_scale"}
-    for key, value in ours.items():
-        assert max_err(value, ref[key]) < (KP_ATOL if key == "kp_norm" else MAP_ATOL), (mode, key)
-    if mode in MODES:  # the public API (encode once, batched frames, demo defaults) = the official demo
-        out = model.animate(fixture["source"], fixture["driving"][None], mode=MODES[mode])
-        assert max_err(out[0], ref["prediction"]) < MAP_ATOL
-    else:
-        rec = model.reconstruct(fixture["source"].expand(3, -1, -1, -1), fixture["driving"])
-        assert max_err(rec["prediction"], ref["prediction"]) < MAP_ATOL
+    check_parity(model, fixture, mode, fixture[mode], official_outputs(model, fixture, mode), "adapt_movement_scale",
+                 lambda key: key == "kp_norm")
 
 
 def test_fast_path_equals_official_loop(model, fixture):
-    check_fast_path(model, fixture, make_animation, MAP_ATOL)
+    check_fast_path(model, fixture, MAP_ATOL)
 
 
 def test_full_size_official_layout_loads(tmp_path):
