@@ -100,7 +100,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         init = cls.__dict__.get("__init__")
         if init is not None and not hasattr(init, "_captures_config"):
             cls.__init__ = _capturing_init(init)  # type: ignore[method-assign]
-        fn = cls.__dict__.get("encode_source")
+        fn = getattr(cls, "encode_source", None)  # also a mixin's (e.g. the AVD family's), wrapped once
         if fn is not None and not getattr(fn, "__isabstractmethod__", False) and not hasattr(fn, "_converts_input"):
             @functools.wraps(fn)
             def encode_source(self, source, *args, **kw):

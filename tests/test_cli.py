@@ -3,10 +3,9 @@ import csv
 import json
 
 import imageio.v2 as imageio
-import numpy as np
 import pytest
 
-from plugins import install_plugin, plugin_env, run_cli
+from plugins import install_plugin, plugin_env, run_cli, write_clip
 
 SMALL = ["benchmark.max_videos=2", "benchmark.max_frames=6", "benchmark.progress=false"]
 
@@ -98,13 +97,10 @@ def test_third_party_plugin_is_listed_and_benchmarked(tmp_path):
 
 
 def test_animate_task_writes_video_and_grid(tmp_path):
-    rng = np.random.default_rng(0)
-    imageio.imwrite(tmp_path / "src.png", (rng.random((40, 48, 3)) * 255).astype(np.uint8))
-    frames = [(rng.random((48, 48, 3)) * 255).astype(np.uint8) for _ in range(5)]
-    imageio.mimwrite(tmp_path / "drv.mp4", frames, fps=10, macro_block_size=1)
+    src, drv = write_clip(tmp_path, source_hw=(40, 48), frame_size=48, frames=5)
     out = tmp_path / "out" / "anim.mp4"
-    r = run_cli(["task=animate", f"animate.source={tmp_path / 'src.png'}", f"animate.driving={tmp_path / 'drv.mp4'}",
-                 f"animate.output={out}", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+    r = run_cli(["task=animate", f"animate.source={src}", f"animate.driving={drv}", f"animate.output={out}",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert len(imageio.mimread(out)) == 5
     grid = imageio.imread(out.with_name("anim_grid.png"))

@@ -8,17 +8,13 @@ import torch
 
 import motionbench
 from motionbench.tasks.compare import caption_bar, side_by_side, with_caption
-from plugins import run_cli
+from plugins import run_cli, write_clip
 
 
 @pytest.fixture
 def real_clip(tmp_path):
     """A 'real' (non-puppet) source image and a 5-frame driving video of other sizes than 64."""
-    rng = np.random.default_rng(0)
-    imageio.imwrite(tmp_path / "src.png", (rng.random((80, 96, 3)) * 255).astype(np.uint8))
-    imageio.mimwrite(tmp_path / "drv.mp4", [(rng.random((72, 72, 3)) * 255).astype(np.uint8) for _ in range(5)],
-                     fps=10, macro_block_size=1)
-    return tmp_path / "src.png", tmp_path / "drv.mp4"
+    return write_clip(tmp_path, source_hw=(80, 96), frame_size=72, frames=5)
 
 
 def test_caption_layout_is_labelled_and_even():

@@ -42,10 +42,29 @@ class AVDFamily(ChunkedInference, abc.ABC):
     def detect_motion(self, images: Tensor) -> Motion:
         return getattr(self, self.motion_detector)(self._fmt(images))
 
+    def encode_source(self, source: Tensor) -> SourceState:
+        """The source's motion parameters and the renderer's encoding of it (:meth:`encode_appearance`)."""
+        with self._no_grad_ctx():  # type: ignore[attr-defined]
+            src = self._fmt(source)
+            return {"source": source, "motion": getattr(self, self.motion_detector)(src), **self.encode_appearance(src)}
+
     @abc.abstractmethod
+    def encode_appearance(self, source: Tensor) -> SourceState:
+        """What the renderer caches about the (inference-format) source image."""
+
     def animated_motion(self, source: Motion, driving: Motion, mode: str, ref: Optional[Motion] = None,
                         scale: Optional[Tensor] = None) -> Motion:
-        """The motion parameters given to the renderer in ``mode`` (``ref``/``scale``: relative mode only)."""
+        """The motion parameters given to the renderer in ``mode``: the driving frame's (absolute), the AVD
+        network's (avd) or the official demo's relative transfer (``ref`` and movement ``scale``)."""
+        if mode == "absolute":
+            return driving
+        if mode == "avd":
+            return self.avd_network(source, driving)  # type: ignore[attr-defined]
+        return self.relative_motion(source, driving, ref, scale)
+
+    @abc.abstractmethod
+    def relative_motion(self, source: Motion, driving: Motion, ref: Motion, scale: Optional[Tensor]) -> Motion:
+        """Relative mode's motion parameters (the official demo's normalisation; ``scale`` None: no adaptation)."""
 
     @abc.abstractmethod
     def render_encoded(self, state: SourceState, owner: Tensor, new: Motion, source: Motion) -> Tensor:

@@ -66,23 +66,14 @@ class MRAAAnimator(AVDFamily, Animator):
             params = self.region_predictor(self._fmt(images))
         return {"value": params["shift"], **{k: params[k] for k in ("affine", "covar") if k in params}}
 
-    def encode_source(self, source: Tensor) -> SourceState:
-        """Source region parameters, the generator's encoder outputs and the motion-resolution source."""
-        with self._no_grad_ctx():
-            src = self._fmt(source)
-            state: SourceState = {"source": source, "motion": self.region_predictor(src),
-                                  "skips": self.generator.encode_skips(src)}
-            if self.generator.pixelwise_flow_predictor is not None:
-                state["source_down"] = self.generator.pixelwise_flow_predictor.downsample(src)
-        return state
+    def encode_appearance(self, source: Tensor) -> SourceState:
+        """The generator's encoder outputs and the motion-resolution source."""
+        flow = self.generator.pixelwise_flow_predictor
+        return {"skips": self.generator.encode_skips(source),
+                **({"source_down": flow.downsample(source)} if flow is not None else {})}
 
-    def animated_motion(self, source: Motion, driving: Motion, mode: str, ref: Optional[Motion] = None,
-                        scale: Optional[Tensor] = None) -> Motion:
-        """The region parameters given to the generator in ``mode`` (official ``get_animation_region_params``)."""
-        if mode == "absolute":
-            return driving
-        if mode == "avd":
-            return self.avd_network(source, driving)
+    def relative_motion(self, source: Motion, driving: Motion, ref: Motion, scale: Optional[Tensor]) -> Motion:
+        """The official ``get_animation_region_params`` in relative mode: shifts and affines relative to ``ref``."""
         as_kp = [{"value": p["shift"], **({"jacobian": p["affine"]} if "affine" in p else {})} for p in (source, driving, ref)]
         norm = normalize_kp(*as_kp, adapt_movement_scale=scale is not None, use_relative_movement=True,
                             use_relative_jacobian=True, scale=scale)

@@ -63,21 +63,12 @@ class TPSMMAnimator(AVDFamily, Animator):
         with self._no_grad_ctx():
             return {"value": self.kp_detector(self._fmt(images))["fg_kp"]}
 
-    def encode_source(self, source: Tensor) -> SourceState:
-        """Source keypoints, the inpainting encoder's maps and the motion-resolution source."""
-        with self._no_grad_ctx():
-            src = self._fmt(source)
-            return {"source": source, "motion": self.kp_detector(src),
-                    "features": self.inpainting_network.encode(src),
-                    "source_down": self.dense_motion_network.downsample(src)}
+    def encode_appearance(self, source: Tensor) -> SourceState:
+        """The inpainting encoder's maps and the motion-resolution source."""
+        return {"features": self.inpainting_network.encode(source), "source_down": self.dense_motion_network.downsample(source)}
 
-    def animated_motion(self, kp_source: Motion, kp_driving: Motion, mode: str, kp_ref: Optional[Motion] = None,
-                        scale: Optional[Tensor] = None) -> Motion:
-        """The keypoints that drive the dense motion network in ``mode`` (official ``kp_norm``)."""
-        if mode == "absolute":
-            return kp_driving
-        if mode == "avd":
-            return self.avd_network(kp_source, kp_driving)
+    def relative_motion(self, kp_source: Motion, kp_driving: Motion, kp_ref: Motion, scale: Optional[Tensor]) -> Motion:
+        """The official demo's ``kp_norm``: relative movement only (TPSMM has no Jacobians)."""
         norm = normalize_kp({"value": kp_source["fg_kp"]}, {"value": kp_driving["fg_kp"]}, {"value": kp_ref["fg_kp"]},
                             adapt_movement_scale=scale is not None, use_relative_movement=True, scale=scale)
         return {"fg_kp": norm["value"]}

@@ -18,7 +18,7 @@ from motionbench.runner import BenchmarkOptions, run_benchmark
 from motionbench.train.data import FramePairDataset
 from motionbench.train.trainer import Trainer
 
-from plugins import run_cli
+from plugins import run_cli, write_clip
 
 
 def tiny(seed: int = 0, **overrides) -> CrossTrainAnimator:
@@ -187,13 +187,10 @@ def test_runner_runs_cross_identity_in_absolute_mode():
 
 
 def test_animate_task_writes_the_seed_figure(tmp_path):
-    rng = np.random.default_rng(0)
-    imageio.imwrite(tmp_path / "src.png", (rng.random((64, 64, 3)) * 255).astype(np.uint8))
-    frames = [(rng.random((64, 64, 3)) * 255).astype(np.uint8) for _ in range(3)]
-    imageio.mimwrite(tmp_path / "drv.mp4", frames, fps=10, macro_block_size=1)
+    src, drv = write_clip(tmp_path)
     out = tmp_path / "out" / "anim.mp4"
-    r = run_cli(["task=animate", "method=crosstrain", f"animate.source={tmp_path / 'src.png'}",
-                 f"animate.driving={tmp_path / 'drv.mp4'}", f"animate.output={out}",
+    r = run_cli(["task=animate", "method=crosstrain", f"animate.source={src}", f"animate.driving={drv}",
+                 f"animate.output={out}",
                  f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "no relative mode: animating in absolute mode" in r.stdout + r.stderr

@@ -16,6 +16,7 @@ import torch
 import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
+import weight_rule
 from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
                          max_err, write_official_file)
 
@@ -42,23 +43,15 @@ def load(fixture, path, align_corners):
 
 
 def official_outputs(model, fixture, mode):
-    """Per-frame calls with batch 1, as the official demo and the fixture."""
-    src, drv = fixture["source"], fixture["driving"]
-    with torch.no_grad():
-        rs, r0 = model.region_predictor(src), model.region_predictor(drv[:1])
-        scale = torch.tensor([fixture["relative"]["movement_scale"]], dtype=torch.float64)
-        outs = []
-        for i in range(drv.shape[0]):
-            new = model.animated_motion(rs, model.region_predictor(drv[i:i + 1]), MODES.get(mode, "absolute"), r0, scale)
-            bg = model.bg_predictor(src, drv[i:i + 1]) if mode == "standard_bg" else None
-            out = model.generator(src, new, rs, bg_params=bg)
-            res = {"new_shift": new["shift"], "new_affine": new["affine"], "new_covar": new["covar"],
-                   **{k: out[k] for k in ("heatmap", "sparse_motion", "sparse_deformed", "mask", "optical_flow",
-                                          "occlusion_map", "deformed", "prediction")}}
-            if bg is not None:
-                res["bg_params"] = bg
-            outs.append(res)
-    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+    def frame_outputs(src, rs, new, frame):
+        bg = model.bg_predictor(src, frame) if mode == "standard_bg" else None
+        out = model.generator(src, new, rs, bg_params=bg)
+        res = {"new_shift": new["shift"], "new_affine": new["affine"], "new_covar": new["covar"],
+               **{k: out[k] for k in ("heatmap", "sparse_motion", "sparse_deformed", "mask", "optical_flow",
+                                      "occlusion_map", "deformed", "prediction")}}
+        return res if bg is None else {**res, "bg_params": bg}
+
+    return weight_rule.official_outputs(model, fixture, mode, "movement_scale", frame_outputs)
 
 
 def test_region_parameters_and_movement_scale_match_official(fixture, official_file):

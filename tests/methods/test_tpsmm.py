@@ -16,7 +16,8 @@ import motionbench
 from motionbench.animator import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.losses import dropout_probability
-from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
+import weight_rule
+from weight_rule import (MAP_ATOL, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
                          max_err, write_official_file)
 
 DATA = Path(__file__).parents[1] / "data"
@@ -41,26 +42,17 @@ def model(fixture, official_file):
 
 
 def official_outputs(model, fixture, mode):
-    """Per-frame calls with batch 1, as the official demo and the fixture."""
-    src, drv = fixture["source"], fixture["driving"]
-    with torch.no_grad():
-        kp_s, kp_0 = model.kp_detector(src), model.kp_detector(drv[:1])
-        scale = torch.tensor([fixture["relative"]["adapt_movement_scale"]], dtype=torch.float64)
-        outs = []
-        for i in range(drv.shape[0]):
-            kp_d = model.kp_detector(drv[i:i + 1])
-            kp_n = model.animated_motion(kp_s, kp_d, MODES.get(mode, "absolute"), kp_0, scale)
-            bg = model.bg_predictor(src, drv[i:i + 1]) if mode == "standard_bg" else None
-            motion = model.dense_motion_network(src, kp_n, kp_s, bg_param=bg)
-            out = model.inpainting_network(src, motion)
-            res = {"kp_norm": kp_n["fg_kp"], **{k: motion[k] for k in ("heatmap", "transformations", "deformed_source",
-                                                                        "contribution_maps", "deformation")},
-                   "deformed": out["deformed"], "prediction": out["prediction"]}
-            res.update({f"occlusion_map_{j}": o for j, o in enumerate(motion["occlusion_map"])})
-            if bg is not None:
-                res["bg_param"] = bg
-            outs.append(res)
-    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
+    def frame_outputs(src, kp_s, kp_n, frame):
+        bg = model.bg_predictor(src, frame) if mode == "standard_bg" else None
+        motion = model.dense_motion_network(src, kp_n, kp_s, bg_param=bg)
+        out = model.inpainting_network(src, motion)
+        res = {"kp_norm": kp_n["fg_kp"], "deformed": out["deformed"], "prediction": out["prediction"],
+               **{k: motion[k] for k in ("heatmap", "transformations", "deformed_source", "contribution_maps",
+                                         "deformation")},
+               **{f"occlusion_map_{j}": o for j, o in enumerate(motion["occlusion_map"])}}
+        return res if bg is None else {**res, "bg_param": bg}
+
+    return weight_rule.official_outputs(model, fixture, mode, "adapt_movement_scale", frame_outputs)
 
 
 def test_keypoints_and_movement_scale_match_official(model, fixture):

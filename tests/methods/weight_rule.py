@@ -146,3 +146,18 @@ def check_parity(model, fixture: Mapping[str, Any], mode: str, ref: Mapping[str,
     else:
         out = model.reconstruct(fixture["source"].expand(3, -1, -1, -1), fixture["driving"])["prediction"]
     assert max_err(out, ref["prediction"]) < MAP_ATOL, mode
+
+
+def official_outputs(model, fixture: Mapping[str, Any], mode: str, scale_entry: str, frame_outputs) -> Dict[str, Tensor]:
+    """Every intermediate of the official loop, as the fixture was made: per-frame calls with batch 1, the motion
+    parameters of the source and of frame 0 detected once, the fixture's movement scale; ``frame_outputs(source,
+    source_motion, new_motion, driving_frame)`` gives one frame's outputs (``standard_bg`` adds background motion)."""
+    src, drv = fixture["source"], fixture["driving"]
+    detect = getattr(model, model.motion_detector)
+    with torch.no_grad():
+        source_motion, initial = detect(src), detect(drv[:1])
+        scale = torch.tensor([fixture["relative"][scale_entry]], dtype=torch.float64)
+        outs = [frame_outputs(src, source_motion, model.animated_motion(source_motion, detect(frame), MODES.get(mode, "absolute"),
+                                                                        initial, scale), frame)
+                for frame in drv.split(1)]
+    return {k: torch.cat([o[k] for o in outs]) for k in outs[0]}
