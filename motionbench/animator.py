@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-import copy
 import functools
-import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
 
@@ -28,30 +26,14 @@ from torch import Tensor, nn
 
 from .adversarial import Adversarial
 from .checkpoint import CHECKPOINT_FORMAT, CheckpointError, CheckpointIO, save_atomic
-from .config import deep_merge
+from .inference import PRECISIONS, resolve_dtype
+from .config import capturing_init, deep_merge, plain_config
 
 __all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "PRECISIONS", "deep_merge",
            "save_atomic", "resolve_dtype", "CHECKPOINT_FORMAT"]
 
 MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
-#: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
-PRECISIONS: Dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def resolve_dtype(dtype: Union[str, torch.dtype, None]) -> Optional[torch.dtype]:
-    """``"bf16"`` / ``"fp16"`` / ``"fp32"`` / a torch dtype -> the autocast dtype (None for float32)."""
-    if dtype is None or dtype == torch.float32:
-        return None
-    if isinstance(dtype, torch.dtype):
-        if dtype not in (torch.float16, torch.bfloat16):
-            raise ValueError(f"dtype must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
-        return dtype
-    if dtype not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {dtype!r}")
-    return PRECISIONS[dtype]
-
-
 @dataclass(frozen=True)
 class Capabilities:
     """What a method can do, so that runners never call what it lacks."""
@@ -85,7 +67,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         super().__init__()
         #: the resolved constructor config (every argument of the subclass's ``__init__``, defaults applied),
         #: stored in checkpoints so they rebuild the same network; captured by :meth:`__init_subclass__`
-        self.config: Dict[str, Any] = self.__dict__.pop("_captured_config", None) or _plain(config)
+        self.config: Dict[str, Any] = self.__dict__.pop("_captured_config", None) or plain_config(config)
         #: what the weights were trained on: {"dataset": ..., "resolution": ...} (empty for random init);
         #: written into checkpoints, read back by from_checkpoint / the official-checkpoint catalogue
         self.trained_on: Dict[str, Any] = {}
@@ -99,7 +81,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
                             f"motionbench.adversarial.Adversarial (class {cls.__name__}(Adversarial, Animator))")
         init = cls.__dict__.get("__init__")
         if init is not None and not hasattr(init, "_captures_config"):
-            cls.__init__ = _capturing_init(init)  # type: ignore[method-assign]
+            cls.__init__ = capturing_init(init)  # type: ignore[method-assign]
         fn = getattr(cls, "encode_source", None)  # also a mixin's (e.g. the AVD family's), wrapped once
         if fn is not None and not getattr(fn, "__isabstractmethod__", False) and not hasattr(fn, "_converts_input"):
             @functools.wraps(fn)
@@ -330,37 +312,3 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
             base = presets[preset]
         return cls(**deep_merge(base, overrides)).eval()
 
-
-def _plain(value: Any) -> Any:
-    """A config value as plain, independent data: mappings -> dicts, tuples -> lists, deep-copied."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return copy.deepcopy(value)
-
-
-def _capturing_init(init: Callable[..., None]) -> Callable[..., None]:
-    """``init`` that first records its bound arguments (defaults applied, ``**kwargs`` merged) as the
-    instance's config; only the outermost constructor of a subclass chain records."""
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if "_captured_config" in self.__dict__ or "config" in self.__dict__:
-            return init(self, *args, **kwargs)
-        bound = signature.bind(self, *args, **kwargs)
-        bound.apply_defaults()
-        config: Dict[str, Any] = {}
-        for name, param in list(signature.parameters.items())[1:]:
-            if param.kind is param.VAR_KEYWORD:
-                config.update(bound.arguments.get(name, {}))
-            elif param.kind is param.VAR_POSITIONAL:
-                raise TypeError(f"{init.__qualname__}: *{name} cannot be captured as a config; use keyword arguments")
-            else:
-                config[name] = bound.arguments[name]
-        self.__dict__["_captured_config"] = _plain(config)
-        init(self, *args, **kwargs)
-
-    __init__._captures_config = True  # type: ignore[attr-defined]
-    return __init__

@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 import functools
 from importlib import resources
-from typing import Any, Dict, Mapping
+import inspect
+from typing import Any, Callable, Dict, Mapping
 
 __all__ = ["method_presets", "load_conf_yaml"]
 
@@ -40,3 +41,37 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> Dict[str
             out[key] = copy.deepcopy(value)
     return out
 
+
+def plain_config(value: Any) -> Any:
+    """A config value as plain, independent data: mappings -> dicts, tuples -> lists, deep-copied."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_config(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_config(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def capturing_init(init: Callable[..., None]) -> Callable[..., None]:
+    """``init`` that first records its bound arguments (defaults applied, ``**kwargs`` merged) as the
+    instance's config; only the outermost constructor of a subclass chain records."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "_captured_config" in self.__dict__ or "config" in self.__dict__:
+            return init(self, *args, **kwargs)
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        config: Dict[str, Any] = {}
+        for name, param in list(signature.parameters.items())[1:]:
+            if param.kind is param.VAR_KEYWORD:
+                config.update(bound.arguments.get(name, {}))
+            elif param.kind is param.VAR_POSITIONAL:
+                raise TypeError(f"{init.__qualname__}: *{name} cannot be captured as a config; use keyword arguments")
+            else:
+                config[name] = bound.arguments[name]
+        self.__dict__["_captured_config"] = plain_config(config)
+        init(self, *args, **kwargs)
+
+    __init__._captures_config = True  # type: ignore[attr-defined]
+    return __init__

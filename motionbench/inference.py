@@ -1,13 +1,30 @@
 """What the encode-once, chunked inference paths of the methods share: the ``chunk_size`` / ``channels_last``
-settings, the fixed-input-size check, and the selection of per-source rows for a chunk of driving frames."""
+settings, the fixed-input-size check, the selection of per-source rows for a chunk of driving frames, and the
+inference precisions (autocast dtypes)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional, Union
 
 import torch
 from torch import Tensor
 
-__all__ = ["ChunkedInference", "select_rows"]
+__all__ = ["ChunkedInference", "select_rows", "PRECISIONS", "resolve_dtype"]
+
+#: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
+PRECISIONS: Dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_dtype(dtype: Union[str, torch.dtype, None]) -> Optional[torch.dtype]:
+    """``"bf16"`` / ``"fp16"`` / ``"fp32"`` / a torch dtype -> the autocast dtype (None for float32)."""
+    if dtype is None or dtype == torch.float32:
+        return None
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float16, torch.bfloat16):
+            raise ValueError(f"dtype must be torch.float32, torch.float16 or torch.bfloat16, got {dtype}")
+        return dtype
+    if dtype not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {dtype!r}")
+    return PRECISIONS[dtype]
 
 
 def select_rows(t: Tensor, owner: Optional[Tensor]) -> Tensor:
