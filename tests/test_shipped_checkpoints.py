@@ -7,7 +7,8 @@ puppet pose detector; crosstrain, which has no relative mode, in absolute mode a
 absolute mode), resolved on fg_l1 and AKD; AKD is defined on every scored frame.
 ``copy_driving`` (perfect pose) brackets same-identity AKD from below. "Resolved" is the paired bootstrap
 of the difference on the same test videos / pairs (DESIGN §6): its 95% interval lies below 0. The checkpoints are inference-only
-files (no discriminator), at most 12 MB (imf and lwgan store float16 weights).
+files (no discriminator), at most 12 MB (imf, lwgan, mraa and tpsmm store float16 weights) except tpsmm's
+(see SIZE_LIMIT_MIB).
 """
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from motionbench.metrics import MetricContext, build_metrics
 from motionbench.runner import BenchmarkOptions, effective_cross_mode, run_benchmark
 from motionbench.stats import paired_bootstrap
 
+#: TPSMM's keypoint detector is the official torchvision ResNet-18 at every preset (11.2 M parameters: 22 MB in
+#: float16 on its own), so its file cannot fit the others' 12 MB; it ships without the training-only background
+#: predictor (another ResNet-18), which the inference path never runs.
+SIZE_LIMIT_MIB = {"tpsmm": 32}
 CHECKPOINTS = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "checkpoints").glob("*-synthetic64.pt"))
 
 
@@ -53,7 +58,8 @@ def test_every_trained_method_with_a_committed_checkpoint():
     assert {"fomm", "lia"} <= methods, methods
     assert methods <= set(motionbench.list_animators())
     for path in CHECKPOINTS:
-        assert path.stat().st_size <= 12 * 2**20, f"{path.name} is over 12 MB"
+        limit = SIZE_LIMIT_MIB.get(path.name[: -len("-synthetic64.pt")], 12)
+        assert path.stat().st_size <= limit * 2**20, f"{path.name} is over {limit} MiB"
 
 
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.name for p in CHECKPOINTS])
