@@ -6,7 +6,7 @@ Loss config keys (``conf/loss/fomm.yaml``, official ``train_params`` names): ``s
 ``feature_matching`` (per-D-layer weights or one number), ``equivariance_value``, ``equivariance_jacobian``,
 ``transform_params`` (sigma_affine, sigma_tps, points_tps), plus the shared ``gan_kind`` and
 ``label_smoothing``. As in the official trainer, the discriminator is only trained when ``generator_gan``
-is non-zero (the discriminator loss is the Animator base class's: LSGAN on every scale's logit map,
+is non-zero (the discriminator loss is motionbench.Adversarial's: LSGAN on every scale's logit map,
 real driving frames vs predictions, no terms when ``generator_gan`` is 0).
 """
 from __future__ import annotations

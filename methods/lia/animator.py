@@ -151,8 +151,9 @@ class LIAAnimator(Adversarial, ChunkedInference, Animator):
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
                              generated: Mapping[str, Tensor]) -> list:
-        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]. The D loss is the base class's:
-        the official ``dis_update`` (logistic loss, real driving frames vs reconstructions)."""
+        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]. The D loss is
+        motionbench.Adversarial's: the official ``dis_update`` (logistic loss, real driving frames vs
+        reconstructions)."""
         if self.discriminator is None:
             raise NotImplementedError("this LIA model was built with use_discriminator: false")
         return [self.discriminator(images * 2 - 1)]

@@ -65,7 +65,8 @@ class TPSMMAnimator(AVDFamily, Animator):
 
     def encode_appearance(self, source: Tensor) -> SourceState:
         """The inpainting encoder's maps and the motion-resolution source."""
-        return {"features": self.inpainting_network.encode(source), "source_down": self.dense_motion_network.downsample(source)}
+        return {"features": self.inpainting_network.encode(source),
+                "source_down": self.dense_motion_network.downsample(source)}
 
     def relative_motion(self, kp_source: Motion, kp_driving: Motion, kp_ref: Motion, scale: Optional[Tensor]) -> Motion:
         """The official demo's ``kp_norm``: relative movement only (TPSMM has no Jacobians)."""
