@@ -43,6 +43,7 @@ def main(out: Path, single: bool) -> None:
     dist = DistContext() if single else init_distributed("gloo")
     train("bn", True, dist, out)
     train("plain", False, dist, out)
+    dist.close()
 
 
 if __name__ == "__main__":

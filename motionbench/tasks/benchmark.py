@@ -107,6 +107,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
                             progress=b.progress, n_boot=b.n_boot)
     with model.precision(b.precision):
         results = run_benchmark_sharded(model, dataset, metrics, opts, device, ctx)
+    ctx.close()  # every collective is done; rank 0 writes the record alone
     if results is None:  # a torchrun rank other than 0: rank 0 gathered its share and writes the results
         return {}
     _require_defined(results)

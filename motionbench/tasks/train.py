@@ -70,5 +70,5 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
                               train_seconds=time.perf_counter() - t0)
         print(f"trained {model.name} steps {start}->{trainer.step} in {time.perf_counter() - t0:.1f} s; "
               f"checkpoints in {run_dir / 'checkpoints'}, inference checkpoint (no discriminator) {final}", flush=True)
-    dist.barrier()
+    dist.close()
     return final

@@ -99,6 +99,13 @@ class DistContext:
         if self.enabled:
             dist.barrier()
 
+    def close(self) -> None:
+        """Leave the process group once every rank is done (a barrier first). Without it, gloo's threads may
+        abort the interpreter's exit ("terminate called without an active exception", exit code -6)."""
+        if self.enabled and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
 
 def init_distributed(backend: str = "auto") -> DistContext:
     """Join the torchrun process group when WORLD_SIZE > 1; otherwise a single-process context."""
