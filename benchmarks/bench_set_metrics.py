@@ -25,7 +25,7 @@ import numpy as np
 
 def _ensure_weights(tmp: Path) -> bool:
     """True when the published files are present; else point TORCH_HOME at random stand-ins."""
-    from motionbench import weights
+    from motionbench.hub import weights
 
     if all(weights.weight_path(n).is_file() for n in ("alexnet", "fid_inception")):
         return True
@@ -37,7 +37,7 @@ def _ensure_weights(tmp: Path) -> bool:
 
 
 def time_e2e(method: str, extra: List[str], tmp: Path) -> float:
-    from motionbench.cli import main
+    from motionbench.cli.app import main
 
     real = _ensure_weights(tmp)
     args = [f"method={method}", "benchmark.metrics=[l1,lpips,fid,kid]", f"benchmark.fid_cache={tmp / 'fid'}",

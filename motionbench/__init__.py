@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional, Sequence, TypeVar
 
-from .adversarial import Adversarial
-from .animator import Animator, Capabilities, CheckpointError
+from .core.adversarial import Adversarial
+from .core.animator import Animator, Capabilities
+from .core.checkpoint import CheckpointError
 from .registries import ANIMATORS, DATASETS, METRICS
 from .registries import Registry, UnknownNameError
 
@@ -27,7 +28,7 @@ _MEDIA = ("load_image", "load_video", "iter_video", "save_video")
 
 def __getattr__(name: str) -> Any:  # the media helpers import PIL / imageio on first use only
     if name in _MEDIA:
-        from . import media
+        from .files import media
 
         return getattr(media, name)
     raise AttributeError(f"module 'motionbench' has no attribute {name!r}")
@@ -50,7 +51,7 @@ def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Opti
     default) plus overrides.
 
     ``pretrained="vox"`` (or ``checkpoint="official:vox"``) loads that official checkpoint from the cache
-    (:mod:`motionbench.pretrained`, ``python -m motionbench weights`` says where it goes) with its preset;
+    (:mod:`motionbench.hub.pretrained`, ``python -m motionbench weights`` says where it goes) with its preset;
     ``download=True`` fetches it first where a direct link is known. ``checkpoint="auto"`` is the committed
     synthetic checkpoint; any other ``checkpoint`` is a file: weights (and, for motionbench checkpoints, the
     config) come from it; official formats are recognised by the methods that support them.
@@ -60,7 +61,7 @@ def create_animator(name: str, *, preset: Optional[str] = None, checkpoint: Opti
             raise ValueError("pass either pretrained=TAG or checkpoint=PATH, not both")
         checkpoint = f"official:{pretrained}"
     if checkpoint is not None and (checkpoint == "auto" or checkpoint.startswith("official:")):
-        from .build import build_model
+        from .hub.build import build_model
 
         cfg = {"name": name, "preset": preset or "auto", "checkpoint": checkpoint, "params": overrides}
         model, info = build_model(cfg, "synthetic", 64, download=download)

@@ -1,5 +1,5 @@
 """``python -m motionbench`` and the ``motionbench`` console script."""
-from motionbench.cli import main
+from motionbench.cli.app import main
 
 if __name__ == "__main__":
     main()

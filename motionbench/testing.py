@@ -54,7 +54,7 @@ def write_random_metric_weights(torch_home: Path, seed: int = 0) -> Path:
     """
     import torchvision
 
-    from . import weights
+    from .hub import weights
 
     folder = Path(torch_home) / "hub" / "checkpoints"
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from motionbench.train.distributed import DistContext, init_distributed
+from motionbench.core.distributed import DistContext, init_distributed
 from motionbench.train.trainer import Trainer, seed_everything
 from plugin_src.mbplugin import BlendNet
 

@@ -1,6 +1,6 @@
 """The bad-input corpus (issue 19): every user-fixable mistake gives ONE ``motionbench: error: ...`` line
 that names the key / file and the fix, exit status 2, no traceback, and nothing written. Grows with
-each bug. CLI cases run in-process (``motionbench.cli.main``); all of them fail before any real work.
+each bug. CLI cases run in-process (``motionbench.cli.app.main``); all of them fail before any real work.
 """
 import argparse
 import csv
@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from motionbench.animator import CHECKPOINT_FORMAT
-from motionbench.cli import main
+from motionbench.core.checkpoint import CHECKPOINT_FORMAT
+from motionbench.cli.app import main
 from motionbench.data.base import DatasetError
-from motionbench.io_safe import OutputError
-from motionbench.leaderboard import LeaderboardError, append_leaderboard, read_leaderboard
+from motionbench.files.atomic import OutputError
+from motionbench.eval.leaderboard import LeaderboardError, append_leaderboard, read_leaderboard
 from motionbench.registries import ANIMATORS
 
 
@@ -227,8 +227,8 @@ def test_pairs_csv_fractional_frame_names_file_and_row(tmp_path):
 
 def test_blank_protocol_is_an_error_not_a_blank_row():
     from motionbench.metrics.base import MetricError
-    from motionbench.runner import ProtocolResult
-    from motionbench.tasks.benchmark import _require_defined
+    from motionbench.eval.runner import ProtocolResult
+    from motionbench.cli.tasks.benchmark import _require_defined
 
     ok = ProtocolResult({"l1": {"value": 0.1, "n": 3}}, [], 3, 0.0)
     # one metric undefined on every frame: recorded (the tables say "not measurable"), not an error
@@ -242,9 +242,9 @@ def test_blank_protocol_is_an_error_not_a_blank_row():
 
 
 def test_max_videos_limits_both_protocols():
-    from motionbench.build import build_dataset
+    from motionbench.hub.build import build_dataset
     from motionbench.metrics import build_metrics
-    from motionbench.runner import BenchmarkOptions, run_benchmark
+    from motionbench.eval.runner import BenchmarkOptions, run_benchmark
 
     ds = build_dataset({"name": "synthetic", "type": "synthetic", "resolution": 32, "frames_per_video": {"test": 3}})
     model = ANIMATORS.get("identity").build()
@@ -283,8 +283,8 @@ def _inputs(tmp_path, size=65, frames=5):
 
 
 def test_odd_size_video_is_padded_verified_and_said(tmp_path, caplog):
-    from motionbench.tasks.animate import animate_file
-    from motionbench.video_out import count_frames
+    from motionbench.cli.tasks.animate import animate_file
+    from motionbench.files.video_out import count_frames
 
     src, drv = _inputs(tmp_path)
     with caplog.at_level(logging.WARNING, logger="motionbench"):
@@ -298,8 +298,8 @@ def test_odd_size_video_is_padded_verified_and_said(tmp_path, caplog):
 
 @pytest.mark.parametrize("failure", ["short-file", "writer-crash"])
 def test_failed_video_leaves_nothing_behind(failure, tmp_path, monkeypatch):
-    import motionbench.video_out as vo
-    from motionbench.tasks.animate import animate_file
+    import motionbench.files.video_out as vo
+    from motionbench.cli.tasks.animate import animate_file
 
     src, drv = _inputs(tmp_path, size=32)
     if failure == "short-file":  # a truncated file, as on a full disk: the frame count check catches it

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.tasks.compare import caption_bar, side_by_side, with_caption
+from motionbench.cli.tasks.compare import caption_bar, side_by_side, with_caption
 from plugins import run_cli, write_clip
 
 
@@ -68,7 +68,7 @@ def test_animate_runs_at_the_checkpoint_resolution_and_warns(tmp_path, real_clip
 
 
 def test_domain_check_tells_puppets_from_photos():
-    from motionbench.tasks.animate import looks_like_puppet
+    from motionbench.cli.tasks.animate import looks_like_puppet
     from motionbench.data.synthetic import SyntheticDataset
 
     ds = SyntheticDataset(resolution=64)

@@ -1,4 +1,4 @@
-"""Sharded evaluation (motionbench.distributed_eval): the merge of ranks' shares equals one process, and
+"""Sharded evaluation (motionbench.eval.distributed): the merge of ranks' shares equals one process, and
 ``torchrun --nproc_per_node=2 -m motionbench`` (gloo, CPU) writes the same results.json as one process."""
 import csv
 import json
@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from motionbench.distributed_eval import _merge, _payload, shard
+from motionbench.eval.distributed import _merge, _payload, shard
 from motionbench.metrics import MetricContext
 from motionbench.metrics.fid import FID, KID
-from motionbench.runner import Collected, _Series
+from motionbench.eval.runner import Collected, _Series
 from motionbench.testing import write_random_metric_weights
 from test_metrics_sets import CountingFeatures, _batches
 

@@ -16,7 +16,7 @@ SLURM_EXAMPLE = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu"
 def _compose(overrides):
     from hydra import compose, initialize_config_module
 
-    from motionbench.schema import register_schemas
+    from motionbench.cli.schema import register_schemas
 
     register_schemas()
     with initialize_config_module(config_module="motionbench.conf", version_base="1.3"):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.config import load_conf_yaml
+from motionbench.core.config import load_conf_yaml
 from motionbench.registries import ANIMATORS
 
 METHODS = [m for m in motionbench.list_animators()]
@@ -107,7 +107,7 @@ def test_config_is_every_constructor_argument(name):
 
 
 def test_adversarial_capability_needs_the_mixin():
-    with pytest.raises(TypeError, match="does not inherit motionbench.adversarial.Adversarial"):
+    with pytest.raises(TypeError, match="does not inherit motionbench.core.adversarial.Adversarial"):
         class NoMixin(motionbench.Animator):  # noqa: F841
             capabilities = motionbench.Capabilities(adversarial=True)
 
@@ -136,7 +136,7 @@ def test_trainer_gan_defaults_and_gradient_penalty(name, tmp_path):
 
 
 def test_leaderboard_tag_of_a_trainer_export_names_its_run(tmp_path):
-    from motionbench.build import build_model
+    from motionbench.hub.build import build_model
 
     path = build("fomm").save_checkpoint(tmp_path / "fomm-e1-synthetic64" / "final.pt")
     _, info = build_model({"name": "fomm", "checkpoint": str(path)}, "synthetic", 64)

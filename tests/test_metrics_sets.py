@@ -146,7 +146,7 @@ class WideFeatures:
 
 @pytest.mark.parametrize("features", [WideFeatures(), CountingFeatures()], ids=["gram-path", "covariance-path"])
 def test_set_metric_bootstrap_equals_direct_resampling(tmp_path, features):
-    from motionbench.stats import percentile_interval
+    from motionbench.eval.stats import percentile_interval
 
     batches = _batches(3, n_videos=4, n=5, shift=0.1)
     fid, kid = FID(MetricContext(cache_dir=str(tmp_path)), extractor=features), KID(

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torchvision
 
-from motionbench import weights
+from motionbench.hub import weights
 from motionbench.metrics import MetricContext, MetricError, build_metrics
 from motionbench.metrics.base import FrameBatch
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 import motionbench
-from motionbench import pretrained
-from motionbench.build import build_model
+from motionbench.hub import pretrained
+from motionbench.hub.build import build_model
 from motionbench.registries import ANIMATORS
-from motionbench.weights import MissingWeightsError, WeightsMismatchError
+from motionbench.hub.weights import MissingWeightsError, WeightsMismatchError
 
 
 def test_every_entry_names_a_real_preset_and_a_source():

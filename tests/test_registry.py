@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.animator import Animator, Capabilities
+from motionbench.core.animator import Animator, Capabilities
 from motionbench.registries import DuplicateNameError, Registry, RegistryError, UnknownNameError
 
 

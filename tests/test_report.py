@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from motionbench.leaderboard import append_leaderboard, load_latest
-from motionbench.report import compare, latex, main, markdown, plot
+from motionbench.eval.leaderboard import append_leaderboard, load_latest
+from motionbench.eval.report import compare, latex, main, markdown, plot
 
 VIDEOS = [f"test_{i:04d}#00" for i in range(8)]
 

@@ -4,8 +4,8 @@ import json
 import math
 import multiprocessing as mp
 
-from motionbench.leaderboard import append_leaderboard, read_leaderboard
-from motionbench.results import write_json_atomic
+from motionbench.eval.leaderboard import append_leaderboard, read_leaderboard
+from motionbench.eval.results import write_json_atomic
 
 
 def _writer(path, worker, rows):
@@ -45,7 +45,7 @@ def test_json_nan_becomes_null(tmp_path):
 def test_result_record_round_trip_and_schema_errors(tmp_path):
     import pytest
 
-    from motionbench.results import SCHEMA_VERSION, ResultRecord
+    from motionbench.eval.results import SCHEMA_VERSION, ResultRecord
 
     rec = ResultRecord(method="m", checkpoint={"tag": "t", "sha256": None}, dataset={"name": "synthetic"},
                        benchmark={"compat": "default", "same_mode": "absolute", "cross_mode": "relative"},

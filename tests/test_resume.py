@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from motionbench.animator import CheckpointError, save_atomic
-from motionbench.io_safe import clean_stale_temps
+from motionbench.core.checkpoint import CheckpointError, save_atomic
+from motionbench.files.atomic import clean_stale_temps
 from motionbench.train.trainer import Trainer, latest_checkpoint
 from plugin_src.mbplugin import BlendNet
 

@@ -8,7 +8,7 @@ import pytest
 import motionbench
 from motionbench.data.synthetic import SyntheticDataset
 from motionbench.metrics.base import FrameMetric
-from motionbench.runner import BenchmarkOptions, _aggregate, _Series, run_benchmark
+from motionbench.eval.runner import BenchmarkOptions, _aggregate, _Series, run_benchmark
 
 
 def _series():

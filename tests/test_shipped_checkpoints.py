@@ -18,8 +18,8 @@ import torch
 import motionbench
 from motionbench.data.synthetic import SyntheticDataset
 from motionbench.metrics import MetricContext, build_metrics
-from motionbench.runner import BenchmarkOptions, effective_cross_mode, run_benchmark
-from motionbench.stats import paired_bootstrap
+from motionbench.eval.runner import BenchmarkOptions, effective_cross_mode, run_benchmark
+from motionbench.eval.stats import paired_bootstrap
 
 #: TPSMM's keypoint detector is the official torchvision ResNet-18 at every preset (11.2 M parameters: 22 MB in
 #: float16 on its own), so its file cannot fit the others' 12 MB; it ships without the training-only background

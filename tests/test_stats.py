@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 
-from motionbench.stats import bootstrap_ci, paired_bootstrap
+from motionbench.eval.stats import bootstrap_ci, paired_bootstrap
 
 
 def test_interval_contains_the_mean_is_seeded_and_shrinks_with_more_videos():

@@ -261,7 +261,7 @@ def test_pairs_csv_missing_video_names_csv_row_and_video(tmp_path):
 
 def test_bad_pairs_csv_fails_before_any_frame_is_animated(tmp_path):
     from motionbench import create_animator
-    from motionbench.runner import BenchmarkOptions, run_benchmark
+    from motionbench.eval.runner import BenchmarkOptions, run_benchmark
 
     root = _pairs_layout(tmp_path)
     csv = tmp_path / "bad_pairs.csv"
@@ -368,7 +368,7 @@ def test_skip_bad_videos_warns(tmp_path):
 def _compose_dataset(name, overrides=()):
     from hydra import compose, initialize_config_module
 
-    from motionbench.schema import register_schemas
+    from motionbench.cli.schema import register_schemas
 
     register_schemas()
     with initialize_config_module(config_module="motionbench.conf", version_base="1.3"):
@@ -379,7 +379,7 @@ def _compose_dataset(name, overrides=()):
 def test_configs_build_the_dataset(name, layout, monkeypatch):
     from hydra.errors import ConfigCompositionException
 
-    from motionbench.build import build_dataset
+    from motionbench.hub.build import build_dataset
 
     monkeypatch.setenv("MOTIONBENCH_DATA", "/nonexistent")
     overrides = ["dataset.cache_dir=null"] + ([f"dataset.root={layout}"] if name == "folder" else [])

@@ -14,7 +14,7 @@ from typing import Optional
 
 from torch import Tensor
 
-from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.core.animator import Animator, Capabilities, SourceState
 
 
 class IdentityAnimator(Animator):

@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.adversarial import Adversarial
-from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.inference import ChunkedInference, select_rows
+from motionbench.core.adversarial import Adversarial
+from motionbench.core.animator import Animator, Capabilities, SourceState
+from motionbench.core.inference import ChunkedInference, select_rows
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .networks import CodeEncoder, LordGenerator, Modulation
@@ -134,7 +134,7 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
         """The seed's plot layout (its figure 4) as an H×W×3 uint8 image: for every driving frame one
         2-column panel, x1 = source, x2 = driving frame; rows x_{A1,B1} x_{A2,B2} / x̂_{A1,B2} x̂_{A2,B1} /
         x̂1 x̂2. ``source`` 1×3×H×W (or one per driving frame), ``driving`` N×3×H×W or 1×N×3×H×W."""
-        from motionbench.media import image_grid
+        from motionbench.files.media import image_grid
 
         if driving.dim() == 5:
             if driving.shape[0] != 1:

@@ -23,9 +23,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-from motionbench.adversarial import Adversarial
-from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.inference import ChunkedInference
+from motionbench.core.adversarial import Adversarial
+from motionbench.core.animator import Animator, Capabilities, SourceState
+from motionbench.core.inference import ChunkedInference
 
 from . import losses as fomm_losses
 from .discriminator import MultiScaleDiscriminator
@@ -44,7 +44,7 @@ class FOMMAnimator(Adversarial, ChunkedInference, Animator):
                                 checkpoint_formats=("motionbench", "fomm-official"), half_precision=True)
     default_preset = "vox-256"
     #: official ``*.pth.tar``: ``generator`` and ``kp_detector`` (strict), ``discriminator`` when present and
-    #: the config has one; optimisers and ``epoch`` are ignored (motionbench.checkpoint)
+    #: the config has one; optimisers and ``epoch`` are ignored (motionbench.core.checkpoint)
     official_entries = ("generator", "kp_detector")
     official_optional = ("discriminator.",)
 

@@ -16,8 +16,8 @@ from typing import Any, ClassVar, Dict, List, Mapping, Optional, Tuple
 import torch
 from torch import Tensor
 
-from motionbench.animator import SourceState
-from motionbench.inference import ChunkedInference
+from motionbench.core.animator import SourceState
+from motionbench.core.inference import ChunkedInference
 from motionbench.nn.avd import configure_stage, random_scale, stage_of
 
 from .demo import per_frame_loop
@@ -29,7 +29,7 @@ Motion = Dict[str, Tensor]  # motion parameters of a batch of images (keypoints 
 
 
 class AVDFamily(ChunkedInference, abc.ABC):
-    """Mixin of the TPSMM and MRAA animators (before :class:`~motionbench.animator.Animator` in the bases)."""
+    """Mixin of the TPSMM and MRAA animators (before :class:`~motionbench.core.animator.Animator` in the bases)."""
 
     #: the sub-module that detects motion parameters (``kp_detector`` / ``region_predictor``)
     motion_detector: ClassVar[str]

@@ -71,7 +71,7 @@ def normalize_kp(kp_source: KP, kp_driving: KP, kp_driving_initial: KP, adapt_mo
 
 def _face_landmarks(device: str):
     """motionbench's offline face-alignment extractor (2DFAN-4 + SFD) with the demo's ``flip_input=True``."""
-    from motionbench import weights
+    from motionbench.hub import weights
 
     for name in ("s3fd", "2dfan4"):
         try:

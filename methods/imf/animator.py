@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.adversarial import Adversarial
-from motionbench.animator import Animator, Capabilities, SourceState
-from motionbench.inference import ChunkedInference, select_rows
+from motionbench.core.adversarial import Adversarial
+from motionbench.core.animator import Animator, Capabilities, SourceState
+from motionbench.core.inference import ChunkedInference, select_rows
 from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
 from motionbench.nn.losses import ImagePyramid
 

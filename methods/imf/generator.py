@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from motionbench.inference import select_rows
+from motionbench.core.inference import select_rows
 
 from .motion import ImplicitMotionAlignment, LatentTokenDecoder
 from .networks import DenseFeatureEncoder, FrameDecoder, LatentTokenEncoder

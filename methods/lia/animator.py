@@ -27,10 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.adversarial import Adversarial
-from motionbench.animator import Animator, Capabilities, CheckpointError, SourceState, deep_merge
-from motionbench.inference import ChunkedInference, select_rows
-from motionbench.checkpoint import is_official, load_official
+from motionbench.core.adversarial import Adversarial
+from motionbench.core.animator import Animator, Capabilities, SourceState
+from motionbench.core.inference import ChunkedInference, select_rows
+from motionbench.core.checkpoint import CheckpointError, is_official, load_official
+from motionbench.core.config import deep_merge
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .generator import Generator

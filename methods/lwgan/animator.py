@@ -35,10 +35,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from motionbench.adversarial import Adversarial
-from motionbench.animator import CHECKPOINT_FORMAT, Animator, Capabilities, CheckpointError, SourceState
-from motionbench.inference import ChunkedInference
-from motionbench.checkpoint import build_official
+from motionbench.core.adversarial import Adversarial
+from motionbench.core.animator import Animator, Capabilities, SourceState
+from motionbench.core.inference import ChunkedInference
+from motionbench.core.checkpoint import CHECKPOINT_FORMAT, CheckpointError, build_official
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork
 from motionbench.methods.fomm.keypoint_detector import KPDetector
 from motionbench.methods.fomm.normalize import DEFAULT_NORMALIZATION, movement_scale, normalize_kp
@@ -58,7 +58,7 @@ class LWGANAnimator(Adversarial, ChunkedInference, Animator):
     capabilities = Capabilities(relative=True, keypoints=True, trainable=True, adversarial=True, multi_source=True,
                                 checkpoint_formats=("motionbench", "lwgan-official"), half_precision=True)
     default_preset = "256"
-    #: an official ``*_G.pth`` holds only the generator (motionbench.checkpoint)
+    #: an official ``*_G.pth`` holds only the generator (motionbench.core.checkpoint)
     official_optional = ("discriminator.", "kp_detector.", "dense_motion_network.")
     discriminator_option = "discriminator_params"
     gan_defaults = {"generator_gan": 1.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}

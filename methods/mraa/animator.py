@@ -22,7 +22,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from torch import Tensor
 
-from motionbench.animator import Animator, Capabilities, SourceState
+from motionbench.core.animator import Animator, Capabilities, SourceState
 from motionbench.methods.fomm.avd_family import AVDFamily, Motion
 from motionbench.methods.fomm.normalize import normalize_kp
 

@@ -51,7 +51,7 @@ def build_metrics(names: Sequence[str], context: Optional[MetricContext] = None,
     """Instantiate the metrics ``names`` (aliases allowed, duplicates merged, order kept).
 
     Unknown names raise the registry's "did you mean" error. Weights are resolved when a metric is built,
-    so a missing file fails here with :class:`motionbench.weights.MissingWeightsError` (a MetricError-like
+    so a missing file fails here with :class:`motionbench.hub.weights.MissingWeightsError` (a MetricError-like
     message naming the file and ``python -m motionbench weights``), before any frame is processed.
     """
     from ..registries import METRICS

@@ -14,12 +14,12 @@ __all__ = ["resolve_weight", "option", "instantiate", "plugin", "quantize_uint8"
 
 
 def resolve_weight(name: str, context: MetricContext, metric: str) -> Path:
-    """Path of weight file ``name`` (see :mod:`motionbench.weights`); never downloads.
+    """Path of weight file ``name`` (see :mod:`motionbench.hub.weights`); never downloads.
 
     A missing or mismatching file becomes a :class:`MetricError` whose message names the file, where it
     belongs, where it comes from and the command ``python -m motionbench weights``.
     """
-    from .. import weights
+    from ..hub import weights
 
     try:
         return weights.resolve(name, verify=context.verify_weights)

@@ -2,7 +2,7 @@
 
 * :class:`FaceAlignmentExtractor`: ``face_alignment.FaceAlignment`` (68 2D landmarks, 2DFAN-4, SFD
   detector, ``flip_input=False`` as in pose-evaluation), landmarks of the **first** detected face. Both
-  weight files are resolved through :mod:`motionbench.weights`; the library's own download calls are never
+  weight files are resolved through :mod:`motionbench.hub.weights`; the library's own download calls are never
   reached (the detector gets ``path_to_detector``, the FAN loader is overridden).
 * :class:`FaceNetEmbedder`: facenet-pytorch's ``InceptionResnetV1`` with its VGGFace2 weights
   (``20180402-114759-vggface2.pt`` in ``$TORCH_HOME/checkpoints``), on MTCNN face crops (MTCNN's weights ship

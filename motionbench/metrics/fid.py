@@ -289,7 +289,7 @@ class _InceptionSetMetric(SetMetric):
 
     def _video_resamples(self, n_boot: int, seed: int) -> List[np.ndarray]:
         """Row indices into the generated features of ``n_boot`` resamples of the videos (with replacement)."""
-        from ..stats import resample_groups
+        from ..eval.stats import resample_groups
 
         videos = [json.loads(i)[0] for i in self._ids]
         rows: Dict[str, List[int]] = {}
@@ -327,13 +327,13 @@ class FID(_InceptionSetMetric):
 
     def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
         """FID of resampled generated videos against the fixed real statistics (bias-corrected interval,
-        see :func:`motionbench.stats.percentile_interval`).
+        see :func:`motionbench.eval.stats.percentile_interval`).
 
         With N generated frames (fewer than the 2048 dimensions, as on every test set of this field's size
         per protocol) the resampled covariance is XᵀX/(n−1) of the centred rows X, and Tr((Σ_r Σ_f)^½) =
         Σ √λ(X Σ_r Xᵀ)/(n−1): every resample is an n×n problem on the precomputed Gram matrices F Σ_r Fᵀ and
         F Fᵀ instead of a 2048-d one. Larger sets use the covariance path (:func:`frechet_distance`)."""
-        from ..stats import percentile_interval
+        from ..eval.stats import percentile_interval
 
         fake = self._fake_features()
         if len(fake) < 2:
@@ -386,7 +386,7 @@ class KID(_InceptionSetMetric):
     def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
         """Unbiased MMD² over all frames of resampled generated videos (kernel matrices computed once), the
         interval shifted by the bootstrap's bias relative to the reported (subset-averaged) value."""
-        from ..stats import percentile_interval
+        from ..eval.stats import percentile_interval
 
         fake, real = self._fake_features(), self._real_features()
         if len(fake) < 2 or len(real) < 2:

@@ -2,7 +2,7 @@
 
 The network is ``lpips.LPIPS`` itself (version 0.1, AlexNet trunk by default, VGG16 selectable); only the
 loading is motionbench's: the trunk (torchvision ImageNet weights) comes from the torch.hub cache and the
-calibrated linear heads from the lpips package, both through :mod:`motionbench.weights`, so nothing is ever
+calibrated linear heads from the lpips package, both through :mod:`motionbench.hub.weights`, so nothing is ever
 downloaded. Inputs are mapped from [0, 1] to [-1, 1] as LPIPS expects (``input_range`` records it; some
 papers fed [0, 1] and under-reported, ``input_range="[0,1]"`` reproduces that for comparison only).
 """

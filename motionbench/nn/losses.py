@@ -2,7 +2,7 @@
 
 GAN losses take ``real_label`` so that the trainer's one-sided label smoothing (seed 001) applies to any
 method that uses them. The VGG19 pyramid perceptual loss (FOMM / LIA / IMF / LWGAN) needs ImageNet
-weights, resolved offline through :mod:`motionbench.weights`; :class:`PixelPyramidL1` is the
+weights, resolved offline through :mod:`motionbench.hub.weights`; :class:`PixelPyramidL1` is the
 weight-free substitute the synthetic presets use, so training works on a machine that never
 downloaded anything.
 """
@@ -72,7 +72,7 @@ class ImagePyramid(nn.Module):
 class VGG19Features(nn.Module):
     """torchvision VGG19 slices relu1_1 .. relu5_1 with ImageNet normalisation; frozen.
 
-    Weights come from the torch hub cache (``vgg19-dcbb9e9d.pth``) via :func:`motionbench.weights.resolve`.
+    Weights come from the torch hub cache (``vgg19-dcbb9e9d.pth``) via :func:`motionbench.hub.weights.resolve`.
     """
 
     SLICES = ((0, 2), (2, 7), (7, 12), (12, 21), (21, 30))
@@ -81,7 +81,7 @@ class VGG19Features(nn.Module):
         super().__init__()
         from torchvision.models import vgg19
 
-        from motionbench.weights import resolve
+        from motionbench.hub.weights import resolve
 
         path = resolve("vgg19", verify=verify_weights)
         net = vgg19(weights=None)

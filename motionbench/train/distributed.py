@@ -13,14 +13,13 @@ forward skips parameters depending on the batch or the loss config (``train.find
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Iterable, Mapping, Optional, Set, Tuple
 
-import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
-__all__ = ["DistContext", "init_distributed", "GeneratorStep", "DiscriminatorStep"]
+from ..core.distributed import DistContext
+
+__all__ = ["GeneratorStep", "DiscriminatorStep", "wrap_ddp"]
 
 
 class GeneratorStep(nn.Module):
@@ -58,64 +57,22 @@ def _tensor_ids(module: Optional[nn.Module]) -> Set[int]:
     return {id(t) for t in module.parameters()} | {id(t) for t in module.buffers()}
 
 
-class DistContext:
-    def __init__(self, rank: int = 0, world_size: int = 1) -> None:
-        self.rank, self.world_size = rank, world_size
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    def broadcast_module(self, module: nn.Module) -> None:
-        """Every parameter and buffer from rank 0 (start of training, end of training)."""
-        if self.enabled:
-            for t in list(module.parameters()) + list(module.buffers()):
-                dist.broadcast(t.data, src=0)
-
-    def wrap(self, step: nn.Module, train_only: Optional[nn.Module], skip: Optional[nn.Module] = None,
+def wrap_ddp(ctx: DistContext, step: nn.Module, train_only: Optional[nn.Module], skip: Optional[nn.Module] = None,
              unused_prefixes: Iterable[str] = (), find_unused_parameters: bool = False) -> nn.Module:
-        """``step`` in DistributedDataParallel (unchanged in a single process), training only the tensors of
-        ``train_only`` (None: all) minus those of ``skip`` and the parameters named by ``unused_prefixes``
-        (relative to ``step.model``)."""
-        if not self.enabled:
-            return step
-        keep = _tensor_ids(train_only) if train_only is not None else None
-        drop = _tensor_ids(skip)
-        prefixes = tuple(f"model.{p}" for p in unused_prefixes)
-        named = list(step.named_parameters()) + list(step.named_buffers())
-        ignore = [n for n, t in named if (keep is not None and id(t) not in keep) or id(t) in drop
-                  or n.startswith(prefixes)]
-        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, ignore)
-        device = next(step.parameters()).device
-        return nn.parallel.DistributedDataParallel(
-            step, device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=find_unused_parameters)
+    """``step`` in DistributedDataParallel over ``ctx``'s process group (unchanged in a single process), training
+    only the tensors of ``train_only`` (None: all) minus those of ``skip`` and the parameters named by
+    ``unused_prefixes`` (relative to ``step.model``)."""
+    if not ctx.enabled:
+        return step
+    keep = _tensor_ids(train_only) if train_only is not None else None
+    drop = _tensor_ids(skip)
+    prefixes = tuple(f"model.{p}" for p in unused_prefixes)
+    named = list(step.named_parameters()) + list(step.named_buffers())
+    ignore = [n for n, t in named if (keep is not None and id(t) not in keep) or id(t) in drop
+              or n.startswith(prefixes)]
+    nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(step, ignore)
+    device = next(step.parameters()).device
+    return nn.parallel.DistributedDataParallel(
+        step, device_ids=[device.index] if device.type == "cuda" else None,
+        find_unused_parameters=find_unused_parameters)
 
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
-
-    def close(self) -> None:
-        """Leave the process group once every rank is done (a barrier first). Without it, gloo's threads may
-        abort the interpreter's exit ("terminate called without an active exception", exit code -6)."""
-        if self.enabled and dist.is_initialized():
-            dist.barrier()
-            dist.destroy_process_group()
-
-
-def init_distributed(backend: str = "auto") -> DistContext:
-    """Join the torchrun process group when WORLD_SIZE > 1; otherwise a single-process context."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return DistContext()
-    if backend == "auto":
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend=backend)
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    return DistContext(dist.get_rank(), dist.get_world_size())

@@ -8,7 +8,7 @@ from typing import Mapping
 import torch
 from torch import Tensor
 
-from ..media import image_grid, save_png
+from ..files.media import image_grid, save_png
 
 __all__ = ["ScalarLogger", "save_sample_grid"]
 

@@ -71,7 +71,7 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
 
 def gradient_penalty(model, kind: str, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tensor:
     """``r1``: E‖∇D(real)‖² (Mescheder et al.); ``wgan-gp``: E(‖∇D(x̂)‖ − 1)² on real/fake interpolates.
-    Real and fake images are the method's :meth:`~motionbench.animator.Animator.discriminator_inputs`."""
+    Real and fake images are the method's :meth:`~motionbench.core.animator.Animator.discriminator_inputs`."""
     real, fake = model.discriminator_inputs(batch, generated)
     if kind == "r1":
         x = real.detach().requires_grad_(True)

@@ -22,8 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..animator import Animator, CheckpointError, save_atomic
-from .distributed import DiscriminatorStep, DistContext, GeneratorStep
+from ..core.animator import Animator
+from ..core.checkpoint import CheckpointError, save_atomic
+from ..core.distributed import DistContext
+from .distributed import DiscriminatorStep, GeneratorStep, wrap_ddp
 from .logging import ScalarLogger, save_sample_grid
 from .optim import apply_spectral_norm, build_optimizers
 
@@ -101,10 +103,10 @@ class Trainer:
                                 and float(model.gan_setting(self.loss_cfg, "generator_gan")) > 0)
         # one DDP per step (a single process runs the step modules directly); see .distributed
         find_unused = bool(self.cfg.get("find_unused_parameters"))
-        self.g_step = self.dist.wrap(GeneratorStep(model, self.loss_cfg), None, skip=disc,
-                                     unused_prefixes=model.unused_parameters, find_unused_parameters=find_unused)
-        self.d_step = self.dist.wrap(DiscriminatorStep(model, self.loss_cfg), disc,
-                                     find_unused_parameters=find_unused) if self.adversarial else None
+        self.g_step = wrap_ddp(self.dist, GeneratorStep(model, self.loss_cfg), None, skip=disc,
+                               unused_prefixes=model.unused_parameters, find_unused_parameters=find_unused)
+        self.d_step = wrap_ddp(self.dist, DiscriminatorStep(model, self.loss_cfg), disc,
+                               find_unused_parameters=find_unused) if self.adversarial else None
         self.opt, self.sched = build_optimizers(model, self.cfg, train_defaults, self.adversarial)
         self.use_amp = bool(self.cfg.get("amp")) and device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.runner import effective_cross_mode
+from motionbench.eval.runner import effective_cross_mode
 from motionbench.train.trainer import Trainer
 from weight_rule import loss_cfg
 

@@ -7,14 +7,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motionbench.config import load_conf_yaml
+from motionbench.core.config import load_conf_yaml
 from motionbench.data.synthetic import SyntheticDataset
 from motionbench.metrics import build_metrics
 from motionbench.metrics.base import MetricContext
 from motionbench.methods.crosstrain.animator import CrossTrainAnimator
 from motionbench.methods.crosstrain.networks import CodeEncoder, LordGenerator, adain
 from motionbench.registries import ANIMATORS
-from motionbench.runner import BenchmarkOptions, run_benchmark
+from motionbench.eval.runner import BenchmarkOptions, run_benchmark
 from motionbench.train.data import FramePairDataset
 from motionbench.train.trainer import Trainer
 

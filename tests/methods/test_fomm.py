@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.animator import CheckpointError
+from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.fomm.animator import FOMMAnimator
 from motionbench.methods.fomm.demo import make_animation
 from motionbench.methods.fomm.normalize import find_best_frame, normalize_kp
@@ -171,7 +171,7 @@ def test_motionbench_checkpoint_round_trip(tmp_path):
 
 
 def test_training_losses_tiny_preset():
-    from motionbench.config import load_conf_yaml
+    from motionbench.core.config import load_conf_yaml
 
     torch.manual_seed(0)
     model = FOMMAnimator.build("tiny").train()
@@ -229,7 +229,7 @@ def test_random_tps_identity_and_jacobian():
 
 
 def test_find_best_frame_needs_face_alignment_weights(tmp_path, monkeypatch):
-    from motionbench.weights import MissingWeightsError
+    from motionbench.hub.weights import MissingWeightsError
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     with pytest.raises(MissingWeightsError, match="find_best_frame.*s3fd"):

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import motionbench
-from motionbench.config import load_conf_yaml, method_presets
+from motionbench.core.config import load_conf_yaml, method_presets
 from motionbench.methods.imf.animator import IMFAnimator
 from motionbench.methods.imf.motion import ImplicitMotionAlignment, TransformerBlock
 

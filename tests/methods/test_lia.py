@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.animator import CheckpointError
+from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.lia.animator import LIAAnimator
 
 DATA = Path(__file__).parents[1] / "data"

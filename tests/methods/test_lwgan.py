@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 import motionbench
-from motionbench.animator import CheckpointError
-from motionbench.config import load_conf_yaml
+from motionbench.core.checkpoint import CheckpointError
+from motionbench.core.config import load_conf_yaml
 from motionbench.methods.lwgan.animator import LWGANAnimator
 from motionbench.methods.lwgan.generator import ImpersonatorGenerator, resize_flow, warp
 from motionbench.nn.blocks import make_coordinate_grid
@@ -196,8 +196,8 @@ def test_experiment_configs_train(experiment, tmp_path):
     """E1 (WGAN-GP 2, TTUR) and E3 (spectral norm, λ_rec 15) compose and run a trainer step."""
     from hydra import compose, initialize_config_module
 
-    from motionbench.build import to_dict
-    from motionbench.schema import register_schemas
+    from motionbench.hub.build import to_dict
+    from motionbench.cli.schema import register_schemas
     from motionbench.train.trainer import Trainer
 
     register_schemas()

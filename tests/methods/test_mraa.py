@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.animator import CheckpointError
+from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
 import weight_rule
 from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,

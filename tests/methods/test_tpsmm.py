@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.animator import CheckpointError
+from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.losses import dropout_probability
 import weight_rule

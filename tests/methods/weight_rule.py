@@ -122,7 +122,7 @@ def max_err(a: Tensor, b: Tensor) -> float:
 
 def loss_cfg(method: str, **extra: Any) -> Dict[str, Any]:
     """The method's loss config with the weight-free pixel pyramid (tests never download VGG19)."""
-    from motionbench.config import load_conf_yaml
+    from motionbench.core.config import load_conf_yaml
 
     return {**dict(load_conf_yaml(f"loss/{method}.yaml")), "perceptual_kind": "pixel", **extra}
 

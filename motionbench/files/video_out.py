@@ -12,7 +12,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from .io_safe import OutputError, atomic_output, check_output_file
+from .atomic import OutputError, atomic_output, check_output_file
 
 log = logging.getLogger("motionbench")
 

@@ -21,15 +21,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ...core.animator import Animator
+from ...core.config import load_conf_yaml
+from ...core.inference import resolve_dtype
+from ...data.readers import open_reader
+from ...data.video import frames_to_tensor
+from ...eval.runner import effective_cross_mode
+from ...files.media import load_image, save_png, save_video
+from ...hub.build import build_model, resolve_device, to_dict
 from .animate import check_domain, iter_animation, working_resolution
-from ..animator import Animator, resolve_dtype
-from ..build import build_model, resolve_device, to_dict
-from ..config import load_conf_yaml
-from ..data.readers import open_reader
-from ..data.video import frames_to_tensor
-from ..media import load_image, save_video
-from ..runner import effective_cross_mode
-from ..media import save_png
 
 log = logging.getLogger("motionbench")
 
@@ -101,7 +101,7 @@ def _grid(rows: List[np.ndarray], bar: np.ndarray, gap: int = 2) -> np.ndarray:
 
 def _method_cfg(cfg, name: str) -> Dict[str, Any]:
     """The method's config: the composed ``method`` node for the method named by ``method=``, else its yaml."""
-    from ..registries import ANIMATORS
+    from ...registries import ANIMATORS
 
     canonical = ANIMATORS.resolve_name(name)
     if ANIMATORS.resolve_name(cfg.method.name) == canonical:

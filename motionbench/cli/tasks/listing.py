@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import List
 
-from ..registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
+from ...registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
 
 __all__ = ["list_task", "weights_task", "official_table", "run_list_task", "run_weights_task"]
 
@@ -37,7 +37,7 @@ def list_task(what: str = "all") -> str:
 
 def weights_task() -> str:
     """Every pretrained weight file motionbench knows: where it must be, present?, source."""
-    from ..weights import describe_all
+    from ...hub.weights import describe_all
 
     rows = describe_all()
     lines = ["## metric and loss networks\n", "| name | present | path | used by | source |", "|---|---|---|---|---|"]
@@ -49,8 +49,8 @@ def weights_task() -> str:
 
 
 def official_table() -> str:
-    """The official method checkpoints (:mod:`motionbench.pretrained`) as a markdown table."""
-    from ..pretrained import describe_official
+    """The official method checkpoints (:mod:`motionbench.hub.pretrained`) as a markdown table."""
+    from ...hub.pretrained import describe_official
 
     lines = ["## official method checkpoints (method=M method.checkpoint=official:TAG, "
              "or create_animator(M, pretrained=TAG))\n",

@@ -1,5 +1,5 @@
 """The ``benchmark`` task (the default): one method on one dataset -> results.json, per_video.csv and leaderboard
-rows, through the protocol runner (:func:`motionbench.runner.run_benchmark`, sharded under torchrun)."""
+rows, through the protocol runner (:func:`motionbench.eval.runner.run_benchmark`, sharded under torchrun)."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -13,12 +13,12 @@ from typing import Any, Dict, List, Optional
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .. import __version__
-from ..build import build_dataset, build_model, resolve_device, to_dict
-from ..distributed_eval import eval_context, run_benchmark_sharded
-from ..leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from ..results import ResultRecord, markdown_table, write_text_atomic
-from ..runner import BenchmarkOptions
+from ... import __version__
+from ...eval.distributed import eval_context, run_benchmark_sharded
+from ...eval.leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
+from ...eval.results import ResultRecord, markdown_table, write_text_atomic
+from ...eval.runner import BenchmarkOptions
+from ...hub.build import build_dataset, build_model, resolve_device, to_dict
 
 log = logging.getLogger("motionbench")
 
@@ -68,8 +68,8 @@ def frame_selection(b: DictConfig) -> str:
 
 
 def _metric_objects(cfg: DictConfig, dataset, device: torch.device):
-    from ..metrics import build_metrics, default_metrics
-    from ..metrics.base import MetricContext
+    from ...metrics import build_metrics, default_metrics
+    from ...metrics.base import MetricContext
 
     b = cfg.benchmark
     names = list(b.metrics) if b.metrics is not None else default_metrics(dataset.name)
@@ -161,7 +161,7 @@ def _require_defined(results) -> None:
     untrained model's output) is recorded with its undefined-frame count and shown as "not measurable"."""
     import math
 
-    from ..metrics.base import MetricError
+    from ...metrics.base import MetricError
 
     for key, r in results.items():
         bad = {n: m for n, m in r.metrics.items() if not math.isfinite(float("nan" if m.get("value") is None else m["value"]))}
@@ -174,9 +174,9 @@ def _require_defined(results) -> None:
 
 def leaderboard_summary(board: Path, dataset: str) -> str:
     """The leaderboard's rows for ``dataset`` as markdown tables: the newest row per method, checkpoint,
-    protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.leaderboard.load_latest`)."""
-    from ..leaderboard import load_latest
-    from ..report import markdown
+    protocol, animation mode, compat setting and frame selection (see :func:`~motionbench.eval.leaderboard.load_latest`)."""
+    from ...eval.leaderboard import load_latest
+    from ...eval.report import markdown
 
     df, metrics = load_latest(board)
     return f"## leaderboard {board}: {dataset}, newest row per method, checkpoint, mode, compat and frame selection\n\n" + markdown(

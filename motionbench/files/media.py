@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data.readers import IMAGE_EXTS, _pil_to_array, load_image as _read_image, open_reader
-from .data.video import frames_to_tensor
+from ..data.readers import IMAGE_EXTS, _pil_to_array, load_image as _read_image, open_reader
+from ..data.video import frames_to_tensor
 
 __all__ = ["load_image", "load_video", "iter_video", "save_video", "image_grid", "save_png", "to_source", "to_clip", "is_media"]
 
@@ -198,7 +198,7 @@ def save_video(frames: Union[Tensor, np.ndarray, Iterable[Any]], path: PathLike,
     """Write a video (any container imageio-ffmpeg writes, or .gif). ``frames`` is a T×3×H×W float tensor in
     [0, 1], a T×H×W×3 uint8 array, or an iterable of such chunks (streamed: written as they come, so a long
     animation never sits in memory). The file appears only when complete and verified
-    (:func:`motionbench.video_out.video_output`: temporary file, fsync, re-opened and its frames counted);
+    (:func:`motionbench.files.video_out.video_output`: temporary file, fsync, re-opened and its frames counted);
     H.264 and friends need even sizes, so odd ones get one edge row/column repeated (with a warning)."""
     from .video_out import video_output
 
@@ -230,7 +230,7 @@ def save_png(array: np.ndarray, path: Path) -> Path:
     """Write a PNG atomically; the written file is decoded again and its shape checked."""
     import imageio.v3 as iio
 
-    from .io_safe import OutputError, atomic_output
+    from .atomic import OutputError, atomic_output
 
     def verify(tmp: Path) -> None:
         if iio.imread(tmp).shape != array.shape:

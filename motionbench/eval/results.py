@@ -1,5 +1,5 @@
 """The result record of a run (results.json, a typed :class:`ResultRecord`), atomic writers and the per-run
-markdown table (DESIGN §7). The leaderboard CSV lives in :mod:`motionbench.leaderboard`.
+markdown table (DESIGN §7). The leaderboard CSV lives in :mod:`motionbench.eval.leaderboard`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from .io_safe import write_bytes_atomic
+from ..files.atomic import write_bytes_atomic
 
 __all__ = ["PROTOCOL_VERSION", "SCHEMA_VERSION", "ResultRecord", "write_json_atomic", "markdown_table",
            "write_text_atomic", "format_value"]
@@ -83,7 +83,7 @@ class ResultRecord:
 
 
 def write_text_atomic(path: os.PathLike, text: str, what: str = "output") -> Path:
-    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename (:mod:`motionbench.io_safe`)."""
+    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename (:mod:`motionbench.files.atomic`)."""
     return write_bytes_atomic(path, text.encode("utf-8"), what=what)
 
 

@@ -22,10 +22,10 @@ def run_train_task(cfg, hydra_dir: Path) -> Path:
     from omegaconf import OmegaConf
     from torch.utils.data import DataLoader, default_collate
 
-    from ..build import build_dataset, build_model, resolve_device, to_dict
-    from ..train.data import FramePairDataset, StepBatchSampler
-    from ..train.distributed import init_distributed
-    from ..train.trainer import Trainer, seed_everything
+    from ...hub.build import build_dataset, build_model, resolve_device, to_dict
+    from ...train.data import FramePairDataset, StepBatchSampler
+    from ...core.distributed import init_distributed
+    from ...train.trainer import Trainer, seed_everything
 
     tcfg = to_dict(cfg.train)
     dist = init_distributed(tcfg.get("ddp_backend", "auto"))

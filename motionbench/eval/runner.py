@@ -25,9 +25,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .animator import Animator
-from .data.base import DatasetError, Pair, VideoDataset, VideoRef
-from .metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
+from ..core.animator import Animator
+from ..data.base import DatasetError, Pair, VideoDataset, VideoRef
+from ..metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
 from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
 __all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
@@ -70,7 +70,7 @@ class _Series:
 
 @dataclass
 class Collected:
-    """What animating a protocol's jobs leaves before aggregation (``motionbench.distributed_eval`` merges the
+    """What animating a protocol's jobs leaves before aggregation (``motionbench.eval.distributed`` merges the
     ranks' shares of it): per-frame series, metric directions, the metrics applied (set metrics hold their
     own accumulated state), frames and animation seconds."""
 

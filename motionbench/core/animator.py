@@ -9,8 +9,8 @@ encodes the source once, and checks the requested mode against the method's :cla
 The constructor's arguments are captured as the method's config (stored in checkpoints) without the
 subclass listing them again. Optional hooks: :meth:`detect_keypoints` (``capabilities.keypoints``),
 :meth:`visualize`, and the training hooks used by the shared trainer (:meth:`generator_losses`,
-:meth:`configure_training`). Checkpoint I/O is inherited from :class:`motionbench.checkpoint.CheckpointIO`;
-the GAN policy of methods with a discriminator from :class:`motionbench.adversarial.Adversarial`.
+:meth:`configure_training`). Checkpoint I/O is inherited from :class:`motionbench.core.checkpoint.CheckpointIO`;
+the GAN policy of methods with a discriminator from :class:`motionbench.core.adversarial.Adversarial`.
 """
 from __future__ import annotations
 
@@ -25,12 +25,11 @@ import torch
 from torch import Tensor, nn
 
 from .adversarial import Adversarial
-from .checkpoint import CHECKPOINT_FORMAT, CheckpointError, CheckpointIO, save_atomic
-from .inference import PRECISIONS, resolve_dtype
-from .config import capturing_init, deep_merge, plain_config
+from .checkpoint import CheckpointIO
+from .config import capturing_init, deep_merge, method_presets, plain_config
+from .inference import resolve_dtype
 
-__all__ = ["Animator", "Capabilities", "SourceState", "CheckpointError", "MODES", "PRECISIONS", "deep_merge",
-           "save_atomic", "resolve_dtype", "CHECKPOINT_FORMAT"]
+__all__ = ["Animator", "Capabilities", "SourceState", "MODES"]
 
 MODES = ("absolute", "relative", "avd")
 SourceState = Dict[str, Any]  # whatever a method caches about a source image (features, keypoints, ...)
@@ -74,11 +73,11 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Wraps a subclass's ``__init__`` so that its arguments become :attr:`config`, and its
-        ``encode_source`` so that it, too, takes what users hold (:mod:`motionbench.media`)."""
+        ``encode_source`` so that it, too, takes what users hold (:mod:`motionbench.files.media`)."""
         super().__init_subclass__(**kwargs)
         if cls.capabilities.adversarial and not issubclass(cls, Adversarial):
             raise TypeError(f"{cls.__name__} declares capabilities.adversarial but does not inherit "
-                            f"motionbench.adversarial.Adversarial (class {cls.__name__}(Adversarial, Animator))")
+                            f"motionbench.core.adversarial.Adversarial (class {cls.__name__}(Adversarial, Animator))")
         init = cls.__dict__.get("__init__")
         if init is not None and not hasattr(init, "_captures_config"):
             cls.__init__ = capturing_init(init)  # type: ignore[method-assign]
@@ -87,7 +86,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
             @functools.wraps(fn)
             def encode_source(self, source, *args, **kw):
                 if not isinstance(source, Tensor) or not source.is_floating_point() or source.dim() == 3:
-                    from .media import to_source
+                    from ..files.media import to_source
 
                     source = to_source(source, self.resolution)[0].to(self._device())
                 return fn(self, source, *args, **kw)
@@ -183,7 +182,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
 
         Inputs are float tensors in [0, 1] (source B×3×H×W, driving B×T×3×H×W or one frame B×3×H×W: output
         of the driving's shape) or what users hold: file paths, PIL images, uint8 / [0, 1] float arrays,
-        uint8 tensors (:mod:`motionbench.media`); those are centre-cropped and resized to ``size`` (default:
+        uint8 tensors (:mod:`motionbench.files.media`); those are centre-cropped and resized to ``size`` (default:
         the size of a tensor input, else the checkpoint's resolution, else the source image's own size) and
         give T×3×H×W (3×H×W for one frame). Bad values or shapes raise ``ValueError``. The model runs in
         eval mode without autograd and its state (training flags, BatchNorm statistics) is left as it was.
@@ -194,7 +193,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         "fp16") runs under autocast where ``capabilities.half_precision``. Extra keyword arguments are
         method-specific options forwarded to :meth:`animate_state` (e.g. FOMM's ``adapt_movement_scale``).
         """
-        from .media import is_media, to_clip, to_source
+        from ..files.media import is_media, to_clip, to_source
 
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -259,7 +258,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         training stage). Default: nothing."""
 
     def discriminator_module(self) -> Optional[nn.Module]:
-        """The discriminator, for methods with one (:class:`~motionbench.adversarial.Adversarial`); else None."""
+        """The discriminator, for methods with one (:class:`~motionbench.core.adversarial.Adversarial`); else None."""
         return None
 
     def loss_module(self, key: Tuple, factory: Callable[[], nn.Module], device: torch.device) -> nn.Module:
@@ -275,7 +274,7 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
                         default_scales: Sequence[float]) -> Optional[nn.Module]:
         """The ``loss.perceptual`` pyramid: layer weights ``perceptual``, ``perceptual_kind`` (vgg19 | pixel),
         image ``scales``, ``verify_weights``; None when every layer weight is 0."""
-        from .nn.losses import build_perceptual
+        from ..nn.losses import build_perceptual
 
         weights = tuple(float(w) for w in loss_cfg.get("perceptual", default_weights))
         if sum(weights) == 0:
@@ -295,8 +294,6 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
     @classmethod
     def presets(cls) -> Dict[str, Dict[str, Any]]:
         """Named configs. Built-in methods read them from ``motionbench/conf/method/<name>.yaml``."""
-        from motionbench.config import method_presets
-
         return method_presets(cls.name)
 
     @classmethod

@@ -1,7 +1,6 @@
 """Build models, datasets and metrics from composed configs (shared by the CLI tasks and the trainer)."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -10,15 +9,16 @@ from typing import Any, Dict, Optional, Tuple
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from .animator import Animator
-from .data.base import VideoDataset
+from ..core.animator import Animator
+from ..data.base import VideoDataset
+from ..registries import ANIMATORS, DATASETS
 from .pretrained import get_official, parse_official, resolve_official
-from .registries import ANIMATORS, DATASETS
+from .weights import sha256_of
 
 log = logging.getLogger("motionbench")
 
 __all__ = ["to_dict", "resolve_device", "build_dataset", "resolve_preset", "resolve_checkpoint", "build_model",
-           "file_sha256", "builtin_checkpoint_dir"]
+           "builtin_checkpoint_dir"]
 
 
 def to_dict(cfg: Any) -> Dict[str, Any]:
@@ -28,8 +28,8 @@ def to_dict(cfg: Any) -> Dict[str, Any]:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` / ``cpu`` / ``cuda[:N]``; one that this machine lacks is a :class:`~motionbench.validate.ConfigValueError`."""
-    from .validate import check_device
+    """``auto`` / ``cpu`` / ``cuda[:N]``; one that this machine lacks is a :class:`~motionbench.cli.validate.ConfigValueError`."""
+    from ..cli.validate import check_device
 
     return check_device(name)
 
@@ -61,13 +61,13 @@ def builtin_checkpoint_dir() -> Path:
     env = os.environ.get("MOTIONBENCH_CHECKPOINTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parent.parent / "benchmarks" / "checkpoints"
+    return Path(__file__).resolve().parents[2] / "benchmarks" / "checkpoints"
 
 
 def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str, resolution: int,
                        download: bool = False, verify: bool = True) -> Optional[Path]:
     """``auto`` -> the committed ``<method>-<dataset><resolution>.pt`` if there is one, else None;
-    ``official:<tag>`` -> that file of the official-checkpoint catalogue (:mod:`motionbench.pretrained`)."""
+    ``official:<tag>`` -> that file of the official-checkpoint catalogue (:mod:`motionbench.hub.pretrained`)."""
     if checkpoint in (None, "", "none", "null"):
         return None
     if checkpoint == "auto":
@@ -79,14 +79,6 @@ def resolve_checkpoint(method: str, checkpoint: Optional[str], dataset_name: str
     if tag is not None:
         return resolve_official(method, tag, download=download, verify=verify)[0]
     return Path(checkpoint).expanduser()
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def build_model(method_cfg: Any, dataset_name: str, resolution: int, download: bool = False,
@@ -113,7 +105,7 @@ def build_model(method_cfg: Any, dataset_name: str, resolution: int, download: b
         # the trainer's export is always final.pt: its run directory tells runs apart
         tag = (f"official:{official}" if entry is not None else
                f"{ckpt.parent.name}/{ckpt.name}" if ckpt.name == "final.pt" else ckpt.name)
-        info = {"path": str(ckpt), "sha256": file_sha256(ckpt), "tag": tag, "preset": preset}
+        info = {"path": str(ckpt), "sha256": sha256_of(ckpt), "tag": tag, "preset": preset}
     else:
         if cfg.get("checkpoint") == "auto" and cls.capabilities.trainable:
             log.warning("no trained checkpoint for method '%s' on %s-%d: benchmarking a RANDOMLY INITIALISED "

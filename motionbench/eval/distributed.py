@@ -4,10 +4,10 @@ rank 0 gathers the raw results and aggregates them exactly as one process would.
     torchrun --nproc_per_node=4 -m motionbench method=fomm dataset=taichi
 
 Each protocol's jobs (same-identity videos, cross-identity pairs) are split into contiguous blocks, one per
-rank (rank r takes jobs ``[r·n/W, (r+1)·n/W)``). Every rank runs :func:`~motionbench.runner.collect_protocol`
+rank (rank r takes jobs ``[r·n/W, (r+1)·n/W)``). Every rank runs :func:`~motionbench.eval.runner.collect_protocol`
 on its block; rank 0 gathers the per-frame metric series and the set metrics' accumulated state (FID / KID
 Inception features) and concatenates them in rank order, which is the single-process job order. The
-runner's aggregation (:func:`~motionbench.runner.summarise_protocol`) then runs unchanged on rank 0, so the
+runner's aggregation (:func:`~motionbench.eval.runner.summarise_protocol`) then runs unchanged on rank 0, so the
 numbers equal a one-process run's (tested with 2 gloo processes); rank 0 alone writes ``results.json`` and
 the leaderboard row. The gathers use gloo (CPU tensors), also on GPU machines and across nodes.
 """
@@ -20,12 +20,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, TypeVar
 import numpy as np
 import torch
 
-from .animator import Animator
-from .data.base import VideoDataset
-from .metrics.base import Metric, SetMetric
+from ..core.animator import Animator
+from ..core.distributed import DistContext, init_distributed
+from ..data.base import VideoDataset
+from ..metrics.base import Metric, SetMetric
 from .runner import (BenchmarkOptions, Collected, ProtocolResult, _Series, collect_protocol, plan_jobs,
                      run_benchmark, summarise_protocol)
-from .train.distributed import DistContext, init_distributed
 
 __all__ = ["eval_context", "shard", "run_benchmark_sharded"]
 
@@ -57,7 +57,7 @@ def _payload(part: Collected, metrics: Sequence[Metric]) -> Dict[str, Any]:
 
 
 def _merge(parts: Sequence[Dict[str, Any]], metrics: Sequence[Metric], mode: str) -> Collected:
-    """The ranks' payloads, in rank order, as one :class:`~motionbench.runner.Collected`."""
+    """The ranks' payloads, in rank order, as one :class:`~motionbench.eval.runner.Collected`."""
     series: Dict[str, _Series] = {}
     directions: Dict[str, bool] = {}
     for part in parts:
@@ -76,7 +76,7 @@ def _merge(parts: Sequence[Dict[str, Any]], metrics: Sequence[Metric], mode: str
 
 def run_benchmark_sharded(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
                           device: torch.device, ctx: DistContext) -> Optional[Dict[str, ProtocolResult]]:
-    """:func:`~motionbench.runner.run_benchmark` over ``ctx.world_size`` processes: the results on rank 0,
+    """:func:`~motionbench.eval.runner.run_benchmark` over ``ctx.world_size`` processes: the results on rank 0,
     None on the other ranks. In a single process it is ``run_benchmark`` itself.
 
     ``animate_seconds`` of a result is summed over the ranks (animation time per process)."""

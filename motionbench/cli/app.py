@@ -23,11 +23,11 @@ USER_ERRORS: tuple = ()
 
 
 def _user_errors() -> tuple:
-    from .animator import CheckpointError
-    from .data.base import DatasetError
-    from .metrics.base import MetricError
-    from .registries import RegistryError
-    from .weights import MissingWeightsError, WeightsMismatchError
+    from ..core.checkpoint import CheckpointError
+    from ..data.base import DatasetError
+    from ..metrics.base import MetricError
+    from ..registries import RegistryError
+    from ..hub.weights import MissingWeightsError, WeightsMismatchError
 
     return (CheckpointError, DatasetError, MetricError, RegistryError, MissingWeightsError, WeightsMismatchError,
             NotImplementedError, ValueError, FileNotFoundError)
@@ -72,7 +72,7 @@ def check_group_overrides(argv: Sequence[str]) -> List[str]:
     A method registered only through an entry point (a plugin without a yaml) is mapped to the generic
     method config: ``method=foo`` -> ``method=generic method.name=foo``.
     """
-    from .registries import ANIMATORS
+    from ..registries import ANIMATORS
 
     out: List[str] = []
     for arg in argv:
@@ -125,7 +125,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     debug = os.environ.get("MOTIONBENCH_DEBUG") == "1"
     try:
         if argv and argv[0] in ("--version", "-V"):
-            from . import __version__
+            from .. import __version__
 
             print(f"motionbench {__version__}")
             return
@@ -137,7 +137,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(list_task(argv[1] if len(argv) > 1 else "all"))
             return
         if argv and argv[0] == "leaderboard":
-            from .report import main as leaderboard_main
+            from ..eval.report import main as leaderboard_main
 
             leaderboard_main(argv[1:])
             return

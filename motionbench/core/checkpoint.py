@@ -1,7 +1,7 @@
 """Checkpoint files: the motionbench format, verified atomic writes, and one loader for every method's
 official files (FOMM, LIA, LWGAN, TPSMM, MRAA, ...).
 
-:class:`CheckpointIO` is the part of the :class:`~motionbench.animator.Animator` base class that reads and
+:class:`CheckpointIO` is the part of the :class:`~motionbench.core.animator.Animator` base class that reads and
 writes weights: ``save_checkpoint`` / ``checkpoint_dict`` (format tag, method name, constructor config,
 state dict), ``from_checkpoint`` (motionbench files carry their config; official files are built from a
 preset), and ``load_state_dict_checked`` (strict, naming the file and the first bad keys).
@@ -41,7 +41,7 @@ class CheckpointError(ValueError):
 def save_atomic(obj: Any, path: Union[str, os.PathLike]) -> Path:
     """torch.save to a temporary file in the same folder, fsync, verify the zip archive (every member's
     CRC), then rename: never a half-written or corrupt file. Temp files of killed writers are removed."""
-    from .io_safe import atomic_output, clean_stale_temps
+    from ..files.atomic import atomic_output, clean_stale_temps
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +66,7 @@ def _verify_torch_file(path: Path) -> None:
 
 
 class CheckpointIO:
-    """Checkpoint reading and writing of :class:`~motionbench.animator.Animator` (a mixin of the base class)."""
+    """Checkpoint reading and writing of :class:`~motionbench.core.animator.Animator` (a mixin of the base class)."""
 
     #: top-level keys that identify the method's official checkpoint files, and key prefixes such a file may
     #: lack; see :meth:`official_state_dict`
@@ -127,8 +127,6 @@ class CheckpointIO:
         ``preset`` names the architecture of official files; motionbench files carry their own config.
         """
         data = cls.load_file(path)
-        from .checkpoint import build_official, is_official
-
         if is_official(cls, data):
             return build_official(cls, path, data, preset, overrides)
         if data.get("format") != CHECKPOINT_FORMAT:

@@ -1,7 +1,7 @@
 """Catalogue of the methods' official pretrained checkpoints: what each file is, where it comes from, where
 it must be, and which config preset it needs.
 
-Files live in the checkpoint cache beside the other pretrained weights (:func:`motionbench.weights.hub_checkpoints_dir`,
+Files live in the checkpoint cache beside the other pretrained weights (:func:`motionbench.hub.weights.hub_checkpoints_dir`,
 i.e. ``$TORCH_HOME/hub/checkpoints``), under ``motionbench/<method>/<file>``. Use them as
 ``method.checkpoint=official:<tag>`` on the command line or ``create_animator(method, pretrained=<tag>)``;
 ``python -m motionbench weights`` lists every entry, present or missing, with its path and source.
@@ -72,7 +72,7 @@ def parse_official(checkpoint: Optional[str]) -> Optional[str]:
 
 
 def get_official(method: str, tag: str) -> OfficialCheckpoint:
-    from .registries import ANIMATORS
+    from ..registries import ANIMATORS
 
     method = ANIMATORS.resolve_name(method) if method in ANIMATORS else method
     if (method, tag) not in OFFICIAL:

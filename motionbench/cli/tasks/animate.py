@@ -19,16 +19,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..animator import Animator, resolve_dtype
-from ..build import build_model, resolve_device
-from ..data.base import DatasetError
-from ..data.readers import open_reader
-from ..data.video import frames_to_tensor
-from ..media import load_image
-from ..runner import AnimationStream, effective_cross_mode
-from ..io_safe import atomic_output
-from ..media import image_grid, save_png
-from ..video_out import check_video_output, video_output
+from ...core.animator import Animator
+from ...core.inference import resolve_dtype
+from ...data.base import DatasetError
+from ...data.readers import open_reader
+from ...data.video import frames_to_tensor
+from ...eval.runner import AnimationStream, effective_cross_mode
+from ...files.atomic import atomic_output
+from ...files.media import image_grid, load_image, save_png
+from ...files.video_out import check_video_output, video_output
+from ...hub.build import build_model, resolve_device
 
 log = logging.getLogger("motionbench")
 
@@ -51,7 +51,7 @@ def working_resolution(model: Animator, requested: Optional[int], fallback: int)
 def looks_like_puppet(image: Tensor) -> bool:
     """True when at least half of the synthetic puppets' reserved-colour joint markers are found in ``image``
     (3×H×W in [0, 1]): real photos and videos have none of them."""
-    from ..metrics.markers import MarkerDetector
+    from ...metrics.markers import MarkerDetector
 
     _, found = MarkerDetector()(image[None].float().cpu())
     return bool(found[0].sum() >= found.shape[1] / 2)

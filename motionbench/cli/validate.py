@@ -54,7 +54,7 @@ def check_device(name: str) -> torch.device:
 
 
 def _check_method(method: Any) -> Any:
-    from .registries import ANIMATORS
+    from ..registries import ANIMATORS
 
     cls = ANIMATORS.get(method.name)
     preset = method.get("preset", "auto")
@@ -79,8 +79,8 @@ def _check_dataset(dataset: Any) -> None:
 
 
 def _check_benchmark(cfg: Any) -> None:
-    from .leaderboard import check_leaderboard_writable
-    from .runner import PROTOCOLS
+    from ..eval.leaderboard import check_leaderboard_writable
+    from ..eval.runner import PROTOCOLS
 
     b = cfg.benchmark
     _positive(b, "benchmark", ["batch_frames"])
@@ -98,8 +98,8 @@ def _check_benchmark(cfg: Any) -> None:
 
 
 def _check_animate(cfg: Any, cls: type) -> None:
-    from .runner import effective_cross_mode
-    from .video_out import check_video_output
+    from ..eval.runner import effective_cross_mode
+    from ..files.video_out import check_video_output
 
     a = cfg.animate
     _positive(a, "animate", ["batch_frames"])

@@ -1,10 +1,10 @@
-"""The CLI tasks, one module each, and the one table ``task=<name>`` is dispatched through (:mod:`motionbench.cli`).
+"""The CLI tasks, one module each, and the one table ``task=<name>`` is dispatched through (:mod:`motionbench.cli.app`).
 
 * ``benchmark`` (:mod:`.benchmark`): score a method on a dataset -> results.json, per_video.csv, leaderboard rows.
-  (:func:`motionbench.runner.run_benchmark` is the protocol runner it calls; ``run_benchmark_task`` is the task.)
+  (:func:`motionbench.eval.runner.run_benchmark` is the protocol runner it calls; ``run_benchmark_task`` is the task.)
 * ``animate`` (:mod:`.animate`), ``compare`` (:mod:`.compare`): animate one source with a driving clip.
 * ``train`` (:mod:`.train`): the shared trainer.
-* ``list`` / ``weights`` (:mod:`.listing`); the ``leaderboard`` sub-command is :func:`motionbench.report.main`.
+* ``list`` / ``weights`` (:mod:`.listing`); the ``leaderboard`` sub-command is :func:`motionbench.eval.report.main`.
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ comparable; ``metric_info`` (JSON: each metric's direction, frame count, undefin
 ``per_video`` (JSON: each metric's per-video values, what paired comparisons resample) make a row
 self-contained. Appending takes an inter-process file lock and rewrites the whole file through a
 temporary file + rename, so concurrent writers never interleave or truncate rows and a crash never leaves
-a half-written file. Rendering (tables, LaTeX, plot, paired comparisons) lives in :mod:`motionbench.report`.
+a half-written file. Rendering (tables, LaTeX, plot, paired comparisons) lives in :mod:`motionbench.eval.report`.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def _finite(v: Any) -> Optional[float]:
 def metric_directions(names: Iterable[str], info: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Dict[str, bool]:
     """higher_is_better of each metric output: from a row's ``metric_info``, else the registered metrics'
     :attr:`~motionbench.metrics.base.Metric.outputs` (the one source of truth; plugins included)."""
-    from .registries import METRICS
+    from ..registries import METRICS
 
     known: Dict[str, bool] = {}
     for name in METRICS.names():
@@ -102,7 +102,7 @@ def metric_directions(names: Iterable[str], info: Optional[Mapping[str, Mapping[
 
 
 def _metric_order() -> List[str]:
-    from .registries import METRICS
+    from ..registries import METRICS
 
     order: List[str] = []
     for name in METRICS.names(sort=False):
@@ -167,7 +167,7 @@ def check_leaderboard_writable(path, columns: Iterable[str] = REQUIRED_COLUMNS) 
     """Refuse, before a benchmark runs, a leaderboard it could not append to: an empty path, a directory,
     a read-only file or folder, an unreadable file, or one that lacks a required column the new rows
     (``columns``; a benchmark's rows have them all) carry."""
-    from .io_safe import check_output_file
+    from ..files.atomic import check_output_file
 
     path = check_output_file(path, "benchmark.leaderboard")
     rows = read_leaderboard(path)

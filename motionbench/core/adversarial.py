@@ -1,6 +1,6 @@
 """The GAN training policy shared by every adversarial method: one mixin, one generator and one discriminator loss.
 
-A method with a discriminator inherits :class:`Adversarial` before :class:`~motionbench.animator.Animator`
+A method with a discriminator inherits :class:`Adversarial` before :class:`~motionbench.core.animator.Animator`
 (``class FOMMAnimator(Adversarial, Animator)``), sets ``capabilities.adversarial`` and :attr:`~Adversarial.gan_defaults`
 (its official weights and objective), stores the discriminator as ``self.discriminator`` (None when the config
 has none) and implements :meth:`~Adversarial.discriminator_logits`. The policy then lives here only:
@@ -25,7 +25,7 @@ __all__ = ["Adversarial"]
 
 
 class Adversarial:
-    """Mixin: the GAN policy of an :class:`~motionbench.animator.Animator` with a discriminator."""
+    """Mixin: the GAN policy of an :class:`~motionbench.core.animator.Animator` with a discriminator."""
 
     #: the method's official GAN settings, used where the loss config leaves a key out (see :meth:`gan_setting`)
     gan_defaults: ClassVar[Mapping[str, Any]] = {"generator_gan": 0.0, "discriminator_gan": 1.0, "gan_kind": "lsgan"}
@@ -84,13 +84,13 @@ class Adversarial:
 
     def gan_g_objective(self, fake: Tensor, kind: str) -> Tensor:
         """The generator's loss on one logit map (:func:`motionbench.nn.losses.gan_g_loss`)."""
-        from .nn.losses import gan_g_loss
+        from ..nn.losses import gan_g_loss
 
         return gan_g_loss(fake, kind)
 
     def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:
         """The discriminator's loss on one pair of logit maps (:func:`motionbench.nn.losses.gan_d_loss`)."""
-        from .nn.losses import gan_d_loss
+        from ..nn.losses import gan_d_loss
 
         return gan_d_loss(real, fake, kind, real_label=real_label)
 
