@@ -1,7 +1,7 @@
 """FOMM inference speed at 256×256, official vox-256 config, random weights (CPU).
 
 Times, in one run:
-  (a) the official demo's per-frame loop (``methods/fomm/demo.make_animation``: batch 1, the source is
+  (a) the official demo's per-frame loop (``FOMMAnimator.official_animation``: batch 1, the source is
       re-encoded by the generator for every frame, ``torch.no_grad``), relative mode + adapt_movement_scale;
   (b) motionbench's path (``FOMMAnimator.animate``: source encoded once, driving frames in batches of
       ``chunk_size``, ``torch.inference_mode``), same mode;
@@ -36,11 +36,9 @@ def build(seed: int = 0):
 
 
 def time_official(model, source, driving) -> List[float]:
-    from motionbench.methods.fomm.demo import make_animation
-
-    make_animation(model, source, driving[:1])  # warm-up
+    model.official_animation(source, driving[:1])  # warm-up
     times: List[float] = []
-    make_animation(model, source, driving, frame_times=times)
+    model.official_animation(source, driving, frame_times=times)
     return times
 
 
@@ -53,8 +51,6 @@ def time_ours(model, source, driving, chunk_size: int) -> float:
 
 def rss_child(frames: int, chunk_size: int, stream_frames: int, official: bool = False) -> Dict[str, float]:
     """Stream ``frames`` driving frames through the fast path (or the official loop); peak RSS in MiB."""
-    from motionbench.methods.fomm.demo import make_animation
-
     model = build()
     source, _ = inputs(1)
     state = None if official else model.encode_source(source)
@@ -63,7 +59,7 @@ def rss_child(frames: int, chunk_size: int, stream_frames: int, official: bool =
         _, chunk = inputs(min(stream_frames, frames - start), seed=2 + start)
         ref = chunk[:1] if ref is None else ref
         if official:
-            make_animation(model, source, chunk, driving_ref=ref)
+            model.official_animation(source, chunk, driving_ref=ref)
         else:
             model.animate(source, chunk[None], mode="relative", driving_ref=ref, source_state=state,
                           chunk_size=chunk_size)
@@ -97,11 +93,9 @@ def main() -> None:
           f"{args.frames} frames; (b): chunk_size {args.chunk_size}, channels_last {model.channels_last}")
     print(f"2048^2 fp32 matmul peak: {peak:.1f} GFLOP/s")
 
-    from motionbench.methods.fomm.demo import make_animation
-
     # per driving frame: (2 frames) - (1 frame), i.e. without the once-per-video source / reference keypoints
-    gflop_official = (count_gflop(lambda: make_animation(model, source, driving[:2]))
-                      - count_gflop(lambda: make_animation(model, source, driving[:1])))
+    gflop_official = (count_gflop(lambda: model.official_animation(source, driving[:2]))
+                      - count_gflop(lambda: model.official_animation(source, driving[:1])))
     gflop_ours = count_gflop(lambda: model.animate(source, driving[None], mode="relative",
                                                    chunk_size=args.chunk_size)) / args.frames
     official = time_official(model, source, driving)

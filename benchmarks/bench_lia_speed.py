@@ -1,7 +1,8 @@
 """LIA inference speed at 256×256, official config (size 256, style 512, motion 20), random weights (CPU).
 
 Times, in one run, relative mode (the official ``run_demo.py`` for vox / taichi):
-  (a)  the official demo's per-frame loop: batch 1, ``Generator.forward(source, frame, h_start)`` re-encodes
+  (a)  the official demo's per-frame loop (``LIAAnimator.official_animation``): batch 1,
+       ``Generator.forward(source, frame, h_start)`` re-encodes
        the source for every frame, ``torch.no_grad``, with the official formulations of the StyleGAN2
        operations (``motionbench.nn.stylegan2_reference.reference_ops``: upfirdn2d_native, grouped fused
        modulated convolution with conv_transpose2d, weights rescaled on every call);
@@ -49,21 +50,11 @@ def build(seed: int = 0, chunk_size: int = 4):
 
 
 def official_loop(model, source, driving, reference: bool, times: List[float] = None) -> torch.Tensor:
-    """run_demo.py's loop: images in [-1, 1], h_start from frame 0, one Generator call per frame."""
+    """run_demo.py's loop (``official_animation``), with the official StyleGAN2 operations when ``reference``."""
     from motionbench.nn.stylegan2_reference import reference_ops
 
-    gen = model.generator
-    ctx = reference_ops() if reference else contextlib.nullcontext()
-    outs = []
-    with torch.no_grad(), ctx:
-        src, vid = source * 2 - 1, driving * 2 - 1
-        h_start = gen.enc.enc_motion(vid[:1])
-        for i in range(vid.shape[0]):
-            t0 = time.perf_counter()
-            outs.append(gen(src, vid[i:i + 1], h_start))
-            if times is not None:
-                times.append(time.perf_counter() - t0)
-    return ((torch.cat(outs) + 1) / 2).clamp(0, 1)
+    with reference_ops() if reference else contextlib.nullcontext():
+        return model.official_animation(source, driving, mode="relative", frame_times=times)
 
 
 def main() -> None:

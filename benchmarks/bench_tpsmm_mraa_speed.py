@@ -1,7 +1,7 @@
 """TPSMM and MRAA inference speed at 256×256, official vox-256 configs, random weights (CPU).
 
 For each method, in one run:
-  (a) the official demo's per-frame loop (``official_animation`` of methods/fomm/avd_family.py: batch 1, the source is
+  (a) the official demo's per-frame loop (``official_animation`` of methods/common/avd_family.py: batch 1, the source is
       re-encoded for every frame, ``torch.no_grad``), relative mode with the demo's movement scale;
   (b) motionbench's path (``animate``: source encoded once, driving frames in batches of ``chunk_size``,
       channels-last convolutions, ``torch.inference_mode``), same mode;
@@ -37,18 +37,17 @@ def build(method: str, seed: int = 0):
 
 def bench(method: str, frames: int, chunk_size: int, repeats: int, flops: bool, peak: float) -> None:
     model = build(method)
-    make_animation = model.official_animation
     source, driving = inputs(frames)
     n_params = sum(p.numel() for n in MODELS[method][2] for p in getattr(model, n).parameters())
     print(f"\n{method} vox-256, 256x256, random weights, {n_params / 1e6:.1f} M params (loaded by the demo), "
           f"relative mode, {frames} frames x {repeats} repeats; (b): chunk_size {chunk_size}, "
           f"channels_last {model.channels_last}", flush=True)
-    make_animation(source, driving[:1])  # warm-up
+    model.official_animation(source, driving[:1])  # warm-up
     model.animate(source, driving[None, :chunk_size], mode="relative", chunk_size=chunk_size)
     official: List[float] = []  # s/frame of each frame of the official loop
     ours: List[float] = []  # s/frame of each whole-clip call of the fast path (source encoding included)
     for _ in range(repeats):  # interleaved, so that load changes hit both paths alike
-        reference = make_animation(source, driving, frame_times=official)
+        reference = model.official_animation(source, driving, frame_times=official)
         t0 = time.perf_counter()
         out = model.animate(source, driving[None], mode="relative", chunk_size=chunk_size)
         ours.append((time.perf_counter() - t0) / frames)
@@ -59,8 +58,8 @@ def bench(method: str, frames: int, chunk_size: int, repeats: int, flops: bool, 
     print(f"{method} speed-up (a)/(b): {med_a / med_b:.2f}x (medians), {min(official) / min(ours):.2f}x (minima); "
           f"max |(a) - (b)| = {diff:.1e}", flush=True)
     if flops:  # per driving frame: (2 frames) - (1 frame), i.e. without the once-per-video source keypoints
-        g_a = (count_gflop(lambda: make_animation(source, driving[:2]))
-               - count_gflop(lambda: make_animation(source, driving[:1])))
+        g_a = (count_gflop(lambda: model.official_animation(source, driving[:2]))
+               - count_gflop(lambda: model.official_animation(source, driving[:1])))
         g_b = count_gflop(lambda: model.animate(source, driving[None], mode="relative", chunk_size=chunk_size)) / frames
         print(f"GFLOP/frame: (a) {g_a:.1f} ({g_a / min(official) / peak:.0%} of matmul peak at the minimum), "
               f"(b) {g_b:.1f} ({g_b / min(ours) / peak:.0%})")

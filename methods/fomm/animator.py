@@ -18,20 +18,20 @@ driving frames in batches of ``chunk_size`` (B×T flattened) under ``torch.infer
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from motionbench.core.adversarial import Adversarial
 from motionbench.core.animator import Animator, Capabilities, SourceState
-from motionbench.core.inference import ChunkedInference
+from motionbench.core.inference import ChunkedInference, per_frame_loop
+from motionbench.methods.common.normalize import DEFAULT_NORMALIZATION, best_frames, movement_scale, normalize_kp
 
 from . import losses as fomm_losses
 from .discriminator import MultiScaleDiscriminator
 from .generator import OcclusionAwareGenerator
 from .keypoint_detector import KPDetector
-from .normalize import DEFAULT_NORMALIZATION, best_frames, movement_scale, normalize_kp
 
 __all__ = ["FOMMAnimator"]
 
@@ -92,7 +92,7 @@ class FOMMAnimator(Adversarial, ChunkedInference, Animator):
         the driving frame whose landmarks best match the source, which is what the demo's forward/backward
         split amounts to. It searches the frames of the first call with a given ``state`` and keeps that
         reference for later chunks; for the demo's whole-video search pass the whole clip at once (or find
-        the frame with :func:`~motionbench.methods.fomm.normalize.find_best_frame` and pass ``driving_ref``).
+        the frame with :func:`~motionbench.methods.common.normalize.find_best_frame` and pass ``driving_ref``).
         """
         b, t = driving.shape[:2]
         frames = driving.reshape(b * t, *driving.shape[2:])
@@ -134,6 +134,27 @@ class FOMMAnimator(Adversarial, ChunkedInference, Animator):
         out = self.generator.animate_features(state["features"][owner], source, kp_driving, kp_source,
                                               source_downsampled=downsampled, with_deformed=False)
         return out["prediction"]
+
+    def official_animation(self, source: Tensor, driving: Tensor, *, mode: str = "relative",
+                           frame_times: Optional[List[float]] = None, adapt_movement_scale: bool = True,
+                           driving_ref: Optional[Tensor] = None) -> Tensor:
+        """The official demo's ``make_animation`` (see :meth:`Animator.official_animation`): ``mode`` relative
+        (``--relative``; ``adapt_movement_scale``: ``--adapt_scale``) or absolute; ``driving_ref`` (1×3×H×W,
+        default: the first driving frame) is the reference of relative mode."""
+        if mode not in ("absolute", "relative"):
+            raise NotImplementedError(f"method 'fomm' has no {mode} mode")
+        relative = mode == "relative"
+        with torch.no_grad():
+            kp_source = self.kp_detector(source)
+            kp_driving_initial = self.kp_detector(driving[:1] if driving_ref is None else driving_ref)
+
+            def render(kp_driving: Dict[str, Tensor]) -> Tensor:
+                kp_norm = normalize_kp(kp_source=kp_source, kp_driving=kp_driving, kp_driving_initial=kp_driving_initial,
+                                       use_relative_movement=relative, use_relative_jacobian=relative,
+                                       adapt_movement_scale=adapt_movement_scale)
+                return self.generator(source, kp_source=kp_source, kp_driving=kp_norm)["prediction"]
+
+            return per_frame_loop(driving, self.kp_detector, render, frame_times)
 
     # ------------------------------------------------------------------ training
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from motionbench.core.inference import is_channels_last
 from motionbench.nn.blocks import DownBlock2d, ResBlock2d, SameBlock2d, UpBlock2d
 
 from .dense_motion import DenseMotionNetwork
@@ -20,10 +21,6 @@ from .dense_motion import DenseMotionNetwork
 __all__ = ["OcclusionAwareGenerator"]
 
 KP = Dict[str, Tensor]
-
-
-def _channels_last(x: Tensor) -> bool:
-    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
 
 
 class OcclusionAwareGenerator(nn.Module):
@@ -104,7 +101,7 @@ class OcclusionAwareGenerator(nn.Module):
                     occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear",
                                                   align_corners=False)
                 out = out * occlusion_map
-            if _channels_last(features):  # keep the decoder in the caller's memory format (grid_sample returns NCHW)
+            if is_channels_last(features):  # keep the decoder in the caller's memory format (grid_sample returns NCHW)
                 out = out.contiguous(memory_format=torch.channels_last)
             if with_deformed:
                 if source_downsampled:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -29,9 +29,9 @@ from torch import Tensor
 
 from motionbench.core.adversarial import Adversarial
 from motionbench.core.animator import Animator, Capabilities, SourceState
-from motionbench.core.inference import ChunkedInference, select_rows
 from motionbench.core.checkpoint import CheckpointError, is_official, load_official
 from motionbench.core.config import deep_merge
+from motionbench.core.inference import ChunkedInference, per_frame_loop, select_rows
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
 from .generator import Generator
@@ -126,10 +126,18 @@ class LIAAnimator(Adversarial, ChunkedInference, Animator):
                 outs.append(((img + 1) / 2).clamp_(0, 1).contiguous())
             return torch.cat(outs).reshape(b, t, *outs[0].shape[1:])
 
-    def reference_forward(self, source: Tensor, driving: Tensor, h_start: Optional[Tensor] = None) -> Tensor:
-        """The official per-frame call (re-encodes the source), images in [0, 1]; for checks and benchmarks."""
-        with self._no_grad_ctx():
-            return ((self.generator(source * 2 - 1, driving * 2 - 1, h_start) + 1) / 2).clamp(0, 1)
+    def official_animation(self, source: Tensor, driving: Tensor, *, mode: str = "relative",
+                           frame_times: Optional[List[float]] = None) -> Tensor:
+        """The official ``run_demo.py`` loop (see :meth:`Animator.official_animation`): one ``Generator.forward``
+        per frame on [-1, 1] images, relative mode with ``h_start`` = α of the first driving frame; output
+        clamped to [0, 1]."""
+        self._check_size(source)
+        with torch.no_grad():
+            src = source * 2 - 1
+            h_start = self.generator.enc.enc_motion(driving[:1] * 2 - 1) if mode == "relative" else None
+            out = per_frame_loop(driving, lambda frame: frame * 2 - 1,
+                                 lambda frame: self.generator(src, frame, h_start), frame_times)
+        return ((out + 1) / 2).clamp(0, 1)
 
     # ------------------------------------------------------------------ training
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]

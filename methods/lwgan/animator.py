@@ -41,7 +41,7 @@ from motionbench.core.inference import ChunkedInference
 from motionbench.core.checkpoint import CHECKPOINT_FORMAT, CheckpointError, build_official
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork
 from motionbench.methods.fomm.keypoint_detector import KPDetector
-from motionbench.methods.fomm.normalize import DEFAULT_NORMALIZATION, movement_scale, normalize_kp
+from motionbench.methods.common.normalize import DEFAULT_NORMALIZATION, movement_scale, normalize_kp
 from motionbench.nn.blocks import make_coordinate_grid
 
 from . import losses as lwgan_losses

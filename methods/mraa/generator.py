@@ -16,8 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from motionbench.core.inference import is_channels_last
 from motionbench.methods.fomm.dense_motion import DenseMotionNetwork, sparse_motions
-from motionbench.methods.fomm.generator import OcclusionAwareGenerator, _channels_last
+from motionbench.methods.fomm.generator import OcclusionAwareGenerator
 
 from .regions import region2gaussian
 
@@ -61,7 +62,7 @@ class PixelwiseFlowPredictor(DenseMotionNetwork):
         out = {"heatmap": heatmap, "sparse_motion": motion, "sparse_deformed": deformed}
         inp = torch.cat([heatmap, deformed], dim=2) if self.use_deformed_source else heatmap
         inp = inp.view(bs, -1, h, w)
-        if _channels_last(source_image):
+        if is_channels_last(source_image):
             inp = inp.contiguous(memory_format=torch.channels_last)  # follow the caller's memory format
         prediction = self.hourglass(inp)
         mask = F.softmax(self.mask(prediction), dim=1)
@@ -106,7 +107,7 @@ class Generator(OcclusionAwareGenerator):
             if out.shape[2:] != occlusion_map.shape[2:]:
                 occlusion_map = F.interpolate(occlusion_map, size=out.shape[2:], mode="bilinear", align_corners=False)
             out = out * occlusion_map + (input_previous * (1 - occlusion_map) if input_previous is not None else 0)
-        if _channels_last(input_skip):  # keep the decoder in the caller's memory format (grid_sample returns NCHW)
+        if is_channels_last(input_skip):  # keep the decoder in the caller's memory format (grid_sample returns NCHW)
             out = out.contiguous(memory_format=torch.channels_last)
         return out
 

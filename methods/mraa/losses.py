@@ -6,7 +6,7 @@ equivariance of region shifts and affines under random affine+TPS warps (FOMM's 
 undoes SVD axis swaps by the sign of its [0, 0] element when ``revert_axis_swap``). The random warp uses
 the model's ``align_corners`` (the official code: the default of its torch, False).
 
-Stage ``avd`` (:meth:`~motionbench.methods.fomm.avd_family.AVDFamily.avd_losses`): only the AVD network trains, mapping (source regions, randomly rescaled driving regions)
+Stage ``avd`` (:meth:`~motionbench.methods.common.avd_family.AVDFamily.avd_losses`): only the AVD network trains, mapping (source regions, randomly rescaled driving regions)
 back to the driving regions (``avd.lambda_shift`` × L1(shift) + ``avd.lambda_affine`` × L1(affine)).
 """
 from __future__ import annotations

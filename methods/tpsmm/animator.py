@@ -20,8 +20,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from torch import Tensor
 
 from motionbench.core.animator import Animator, Capabilities, SourceState
-from motionbench.methods.fomm.avd_family import AVDFamily, Motion
-from motionbench.methods.fomm.normalize import normalize_kp
+from motionbench.methods.common.avd_family import AVDFamily, Motion
+from motionbench.methods.common.normalize import normalize_kp
 
 from . import losses as tpsmm_losses
 from .dense_motion import DenseMotionNetwork

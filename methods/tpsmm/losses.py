@@ -7,7 +7,7 @@ occluded encoder maps), background loss (the background affine of (s, d) times t
 ``dropout_epoch`` epochs. Epochs are fractions of the run: epoch = progress × ``num_epochs`` (official 100),
 with progress = step / max_steps as set by the shared trainer.
 
-Stage ``avd`` (official ``train_avd.py``; :meth:`~motionbench.methods.fomm.avd_family.AVDFamily.avd_losses`):
+Stage ``avd`` (official ``train_avd.py``; :meth:`~motionbench.methods.common.avd_family.AVDFamily.avd_losses`):
 only the AVD network trains, to map (source keypoints, randomly rescaled driving keypoints) back to the
 driving keypoints (``avd.lambda_shift`` × L1); start it from a trained checkpoint (``method.checkpoint=...``).
 """

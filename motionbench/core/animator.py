@@ -8,9 +8,10 @@ Subclasses implement :meth:`encode_source` and :meth:`animate_state`; the base c
 encodes the source once, and checks the requested mode against the method's :class:`Capabilities`.
 The constructor's arguments are captured as the method's config (stored in checkpoints) without the
 subclass listing them again. Optional hooks: :meth:`detect_keypoints` (``capabilities.keypoints``),
-:meth:`visualize`, and the training hooks used by the shared trainer (:meth:`generator_losses`,
-:meth:`configure_training`). Checkpoint I/O is inherited from :class:`motionbench.core.checkpoint.CheckpointIO`;
-the GAN policy of methods with a discriminator from :class:`motionbench.core.adversarial.Adversarial`.
+:meth:`official_animation` (the official per-frame reference loop), :meth:`visualize`, and the training hooks
+used by the shared trainer (:meth:`generator_losses`, :meth:`configure_training`). Checkpoint I/O is inherited
+from :class:`motionbench.core.checkpoint.CheckpointIO`; the GAN policy of methods with a discriminator from
+:class:`motionbench.core.adversarial.Adversarial`.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import abc
 import contextlib
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Dict, Iterator, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, ClassVar, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -238,6 +239,14 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         """The method's keypoints of B×3×H×W images in [0, 1]: ``{"value": B×K×2 in [-1, 1], ...}``
         (methods with ``capabilities.keypoints``)."""
         raise NotImplementedError(f"method '{self.name}' has no keypoints (capabilities.keypoints is False)")
+
+    def official_animation(self, source: Tensor, driving: Tensor, *, mode: str = "relative",
+                           frame_times: Optional[List[float]] = None, **options: Any) -> Tensor:
+        """The official demo's per-frame loop for one source (1×3×H×W) and one clip (T×3×H×W) in [0, 1]: batch 1,
+        the source re-encoded for every frame, as the official code runs it (methods with public demo code).
+        It is the reference ``animate`` is tested and benchmarked against; use ``animate`` for real work.
+        ``frame_times`` (a list) receives each frame's wall time; ``options`` are the demo's own switches."""
+        raise NotImplementedError(f"method '{self.name}' has no official per-frame loop")
 
     def visualize(self, source: Tensor, driving: Tensor) -> Optional[np.ndarray]:
         """A method-specific H×W×3 uint8 figure of how it animates ``source`` (1×3×H×W) with the driving

@@ -1,14 +1,16 @@
 """What the encode-once, chunked inference paths of the methods share: the ``chunk_size`` / ``channels_last``
 settings, the fixed-input-size check, the selection of per-source rows for a chunk of driving frames, and the
-inference precisions (autocast dtypes)."""
+inference precisions (autocast dtypes); and the official demos' per-frame loop those paths are tested and
+benchmarked against (:func:`per_frame_loop`, behind each method's ``Animator.official_animation``)."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Union
+import time
+from typing import Any, Callable, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
 
-__all__ = ["ChunkedInference", "select_rows", "PRECISIONS", "resolve_dtype"]
+__all__ = ["ChunkedInference", "select_rows", "PRECISIONS", "resolve_dtype", "is_channels_last", "per_frame_loop"]
 
 #: inference precisions: names (CLI ``benchmark.precision``) -> autocast dtype (None: float32, no autocast)
 PRECISIONS: Dict[str, Optional[torch.dtype]] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -35,6 +37,25 @@ def select_rows(t: Tensor, owner: Optional[Tensor]) -> Tensor:
     if t.shape[0] == 1:
         return t.expand(owner.numel(), *t.shape[1:])
     return t.index_select(0, owner)
+
+
+def is_channels_last(x: Tensor) -> bool:
+    """True for a B×C×H×W tensor in NHWC memory format (a network keeps its caller's format where an op such as
+    ``grid_sample`` returns NCHW)."""
+    return x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+
+
+def per_frame_loop(driving: Tensor, detect: Callable[[Tensor], Any], render: Callable[[Any], Tensor],
+                   frame_times: Optional[List[float]] = None) -> Tensor:
+    """The official demos' loop over a T×3×H×W clip, one frame (batch 1) at a time: ``render(detect(frame))``
+    gives each 1×3×H×W prediction; ``frame_times`` (a list) receives each iteration's wall time."""
+    predictions = []
+    for frame_idx in range(driving.shape[0]):
+        t0 = time.perf_counter()
+        predictions.append(render(detect(driving[frame_idx:frame_idx + 1])))
+        if frame_times is not None:
+            frame_times.append(time.perf_counter() - t0)
+    return torch.cat(predictions)
 
 
 class ChunkedInference:

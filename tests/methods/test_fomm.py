@@ -14,8 +14,7 @@ import torch
 import motionbench
 from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.fomm.animator import FOMMAnimator
-from motionbench.methods.fomm.demo import make_animation
-from motionbench.methods.fomm.normalize import find_best_frame, normalize_kp
+from motionbench.methods.common.normalize import find_best_frame, normalize_kp
 from motionbench.nn.tps import RandomTPS
 
 DATA = Path(__file__).parents[1] / "data"
@@ -62,7 +61,7 @@ def test_keypoints_and_normalize_kp_match_official(fixture, official_file):
                             use_relative_jacobian=True)
         for key in ("value", "jacobian"):
             assert max_err(norm[key], fixture["kp_norm"][key][i:i + 1]) < ATOL
-    from motionbench.methods.fomm.normalize import movement_scale
+    from motionbench.methods.common.normalize import movement_scale
 
     assert movement_scale(kp_s["value"], kp_0["value"]).item() == pytest.approx(fixture["adapt_movement_scale"], abs=1e-6)
 
@@ -134,7 +133,7 @@ def test_fast_path_equals_official_loop(fixture, official_file):
     for mode, adapt in (("absolute", False), ("relative", True), ("relative", False)):
         fast = model.animate(sources, clips, mode=mode, adapt_movement_scale=adapt, chunk_size=4)
         for b in range(2):
-            ref = make_animation(model, sources[b:b + 1], clips[b], relative=mode == "relative", adapt_movement_scale=adapt)
+            ref = model.official_animation(sources[b:b + 1], clips[b], mode=mode, adapt_movement_scale=adapt)
             assert max_err(fast[b], ref) < ATOL, (mode, adapt, b)
     # streaming: chunks of a clip with a cached source state and an explicit reference frame
     state = model.encode_source(sources)

@@ -55,7 +55,7 @@ def official_outputs(model, fixture, mode):
 
 
 def test_region_parameters_and_movement_scale_match_official(fixture, official_file):
-    from motionbench.methods.fomm.normalize import movement_scale
+    from motionbench.methods.common.normalize import movement_scale
 
     model = load(fixture, official_file, False)
     with torch.no_grad():

@@ -56,7 +56,7 @@ def official_outputs(model, fixture, mode):
 
 
 def test_keypoints_and_movement_scale_match_official(model, fixture):
-    from motionbench.methods.fomm.normalize import movement_scale
+    from motionbench.methods.common.normalize import movement_scale
 
     for images, ref in ((fixture["source"], fixture["kp_source"]), (fixture["driving"], fixture["kp_driving"]),
                         (fixture["driving"][:1], fixture["kp_driving_initial"])):

@@ -1,5 +1,5 @@
-"""What TPSMM and MRAA share on top of FOMM's code: the encode-once inference path with the ``avd`` mode, the
-official demo's per-frame loop it is tested against, and the two-stage training switch.
+"""What TPSMM and MRAA share: the encode-once inference path with the ``avd`` mode, the official demo's
+per-frame loop it is tested against (:meth:`AVDFamily.official_animation`), and the two-stage training switch.
 
 Both methods detect motion parameters of the source and of every driving frame (TPSMM: keypoints ``fg_kp``;
 MRAA: regions ``shift`` / ``affine`` / ``covar``), turn them into the parameters the renderer gets in each
@@ -17,10 +17,9 @@ import torch
 from torch import Tensor
 
 from motionbench.core.animator import SourceState
-from motionbench.core.inference import ChunkedInference
+from motionbench.core.inference import ChunkedInference, per_frame_loop
 from motionbench.nn.avd import configure_stage, random_scale, stage_of
 
-from .demo import per_frame_loop
 from .normalize import movement_scale
 
 __all__ = ["AVDFamily", "Motion"]
@@ -97,12 +96,11 @@ class AVDFamily(ChunkedInference, abc.ABC):
                 output[sl] = self.render_encoded(state, owner, new, source)
         return output.view(driving.shape)
 
-    def official_animation(self, source: Tensor, driving: Tensor, mode: str = "relative",
+    def official_animation(self, source: Tensor, driving: Tensor, *, mode: str = "relative",
                            frame_times: Optional[List[float]] = None) -> Tensor:
-        """The official demo's ``make_animation`` for one source (1×3×H×W) and one clip (T×3×H×W): batch 1,
-        the source re-encoded for every frame. ``mode`` is ``absolute`` (official "standard"), ``relative``
-        (the demo's defaults) or ``avd``; ``frame_times`` (a list) receives each frame's wall time. The
-        reference the fast path is tested and benchmarked against; use ``animate`` for real work."""
+        """The official demo's ``make_animation`` (see :meth:`Animator.official_animation`). ``mode`` is
+        ``absolute`` (official "standard"), ``relative`` (the demo's defaults: movement scale always adapted)
+        or ``avd``."""
         detect = getattr(self, self.motion_detector)
         with torch.no_grad():
             source_motion, initial = detect(source), detect(driving[:1])
