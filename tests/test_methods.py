@@ -106,6 +106,41 @@ def test_config_is_every_constructor_argument(name):
     assert model.capabilities.adversarial == isinstance(model, motionbench.Adversarial)
 
 
+BUILT_IN = [m for m in METHODS if ANIMATORS.get(m).__module__.startswith("motionbench.methods.")]
+
+
+@pytest.mark.parametrize("name", [m for m in BUILT_IN if ANIMATORS.get(m).capabilities.trainable])
+def test_a_built_in_method_keeps_its_training_objective_in_losses_py(name):
+    """One place per method: the animator's training hooks call its ``losses`` module."""
+    import importlib
+    import inspect
+
+    cls = ANIMATORS.get(name)
+    losses = importlib.import_module(cls.__module__.rpartition(".")[0] + ".losses")
+    hooks = ["generator_losses", "reconstruction_losses", "discriminator_logits"]
+    for hook in [h for h in hooks if h in vars(cls)]:
+        assert "_losses." in inspect.getsource(vars(cls)[hook]), (name, hook)
+    assert losses.__doc__
+
+
+#: the config setting that builds each adversarial method without its discriminator
+NO_DISCRIMINATOR = {"use_discriminator: true": {"use_discriminator": False},
+                    "discriminator_params": {"discriminator_params": None}}
+
+
+@pytest.mark.parametrize("name", [m for m in BUILT_IN if ANIMATORS.get(m).capabilities.adversarial])
+def test_one_error_for_a_model_without_its_discriminator(name):
+    cls = ANIMATORS.get(name)
+    model = cls.build("tiny", **NO_DISCRIMINATOR[cls.discriminator_option]).train()
+    assert model.discriminator_module() is None
+    src, drv = clip(t=1)
+    with pytest.raises(ValueError, match=f"method '{name}': discriminator_logits needs a discriminator, but this "
+                                         f"model was built without one; set loss.generator_gan=0 or build it with"):
+        model.discriminator_logits(src, {"source": src, "driving": drv[:, 0]}, {})
+    with pytest.raises(ValueError, match="loss.generator_gan=1 needs a discriminator"):
+        model.generator_losses({"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}, loss_cfg(name))
+
+
 def test_adversarial_capability_needs_the_mixin():
     with pytest.raises(TypeError, match="does not inherit motionbench.core.adversarial.Adversarial"):
         class NoMixin(motionbench.Animator):  # noqa: F841

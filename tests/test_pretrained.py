@@ -12,14 +12,26 @@ from motionbench.hub.weights import MissingWeightsError, WeightsMismatchError
 
 
 def test_every_entry_names_a_real_preset_and_a_source():
-    entries = pretrained.official_entries()
-    assert {("fomm", "vox"), ("fomm", "taichi"), ("lia", "vox"), ("lia", "taichi"), ("lia", "ted")} <= {
-        (e.method, e.tag) for e in entries}
+    """The catalogue collects every method's ``official`` config node."""
+    entries = pretrained.official_checkpoints()
+    have = {(e.method, e.tag) for e in entries}
+    assert {("fomm", "vox"), ("fomm", "taichi"), ("fomm", "mgif"), ("lia", "vox"), ("lia", "taichi"), ("lia", "ted")} <= have
+    for method in ("tpsmm", "mraa"):
+        assert {(method, tag) for tag in ("vox", "taichi", "ted", "mgif")} <= have
     assert any(e.method == "lwgan" for e in entries)
+    assert pretrained.get_official("mraa", "ted").resolution == pretrained.get_official("tpsmm", "ted").resolution == 384
     for e in entries:
         assert e.preset in ANIMATORS.get(e.method).presets(), e.key
         assert e.urls and all(u.startswith("https://") for u in e.urls), e.key
         assert e.resolution > 0 and e.filename
+        assert e.sha256 is None or len(e.sha256) == 64, e.key
+    assert pretrained.official_checkpoints("first_order_model") == [e for e in entries if e.method == "fomm"]
+
+
+def test_a_config_entry_with_an_unknown_key_is_refused(monkeypatch):
+    monkeypatch.setattr(pretrained, "load_conf_yaml", lambda relpath: {"official": {"vox": {"filename": "v.pt", "sha": "x"}}})
+    with pytest.raises(ValueError, match=r"conf/method/fomm.yaml: official.vox has unknown keys \['sha'\]"):
+        pretrained.method_official("fomm")
 
 
 @pytest.fixture
@@ -36,7 +48,7 @@ def tiny_official(tmp_path, offline_torch_home):
                                           download_url=src.as_uri(), sha256=digest)
     pretrained.register_official(entry)
     yield model, entry, src
-    del pretrained.OFFICIAL[("fomm", "testtiny")]
+    pretrained.unregister_official("fomm", "testtiny")
 
 
 def test_missing_file_is_one_line_with_url_and_path(tiny_official):

@@ -27,7 +27,6 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.core.adversarial import Adversarial
@@ -35,6 +34,7 @@ from motionbench.core.animator import Animator, Capabilities, SourceState
 from motionbench.core.inference import ChunkedInference, select_rows
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
+from . import losses as crosstrain_losses
 from .networks import CodeEncoder, LordGenerator, Modulation
 
 __all__ = ["CrossTrainAnimator"]
@@ -162,46 +162,11 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
     # ------------------------------------------------------------------ training
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """Seed eq. 4 (L_rec + γ·(L_cyc,E_A + L_cyc,E_B)) plus the same-video reconstruction and the optional
-        GAN term; see the module docstring for every term."""
-        if "other" not in batch:
-            raise ValueError("crosstrain needs batch['other'] (a frame of a different identity); the shared "
-                             "trainer adds it because training_inputs lists 'other'")
-        source, driving, other = batch["source"], batch["driving"], batch["other"]
-        w_rec = float(loss_cfg.get("reconstruction", 1.0))
-        w_pair = float(loss_cfg.get("pair_reconstruction", 1.0))
-        gamma = float(loss_cfg.get("gamma", 0.4))
-        w_ca, w_cb = gamma * float(loss_cfg.get("cycle_a", 1.0)), gamma * float(loss_cfg.get("cycle_b", 1.0))
-        perceptual = self.perceptual_loss(loss_cfg, source.device, [0, 0, 0, 0, 0], (1, 0.5, 0.25, 0.125))
-        out = self.cross(source, other, driving=driving, cycle=w_rec != 0 or perceptual is not None)
-        losses: Dict[str, Tensor] = {}
-        if w_pair != 0:
-            losses["pair_reconstruction"] = w_pair * F.l1_loss(out["prediction"], driving)
-        if w_rec != 0:
-            losses["reconstruction"] = w_rec * (F.l1_loss(out["cycle_1"], source) + F.l1_loss(out["cycle_2"], other))
-        if perceptual is not None:
-            losses["perceptual"] = (perceptual(out["prediction"], driving) + perceptual(out["cycle_1"], source)
-                                    + perceptual(out["cycle_2"], other))
-        if w_ca != 0:
-            losses["cycle_a"] = w_ca * (F.mse_loss(out["a_mixed_12"], out["a1"]) + F.mse_loss(out["a_mixed_21"], out["a2"]))
-        if w_cb != 0:
-            losses["cycle_b"] = w_cb * (F.mse_loss(out["b_mixed_21"], out["b1"]) + F.mse_loss(out["b_mixed_12"], out["b2"]))
-        losses.update(self.generator_gan_loss(loss_cfg, torch.cat([out["prediction"], out["mixed_12"], out["mixed_21"]])))
-        if not losses:
-            raise ValueError("crosstrain: every loss weight is 0 (reconstruction, pair_reconstruction, gamma, generator_gan)")
-        generated = {k: out[k] for k in ("prediction", "mixed_12", "mixed_21")}
-        if "cycle_1" in out:
-            generated.update(cycle_1=out["cycle_1"], cycle_2=out["cycle_2"])
-        return losses, generated
+        return crosstrain_losses.generator_losses(self, batch, loss_cfg)
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
                              generated: Mapping[str, Tensor]) -> list:
-        """[N×1 logits] of the StyleGAN2 discriminator for images in [0, 1]."""
-        if self.discriminator is None:
-            raise NotImplementedError("this crosstrain model was built with use_discriminator: false")
-        return [self.discriminator(images * 2 - 1)]
+        return crosstrain_losses.discriminator_logits(self, images)
 
     def discriminator_inputs(self, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> Tuple[Tensor, Tensor]:
-        """Real frames (source, driving, other) vs the pair reconstruction and both mixed images."""
-        return (torch.cat([batch["source"], batch["driving"], batch["other"]]),
-                torch.cat([generated["prediction"], generated["mixed_12"], generated["mixed_21"]]))
+        return crosstrain_losses.discriminator_inputs(batch, generated)

@@ -21,9 +21,7 @@ from motionbench.nn.tps import equivariance_losses
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import FOMMAnimator
 
-__all__ = ["generator_losses", "discriminator_logits"]
-
-DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+__all__ = ["generator_losses", "discriminator_logits", "keypoint_equivariance"]
 
 
 def _layer_weights(value: Any, n: int) -> List[float]:
@@ -32,7 +30,7 @@ def _layer_weights(value: Any, n: int) -> List[float]:
     return [float(v) for v in value]
 
 
-def _disc_pyramid(model: "FOMMAnimator", images: Tensor) -> Dict[str, Tensor]:
+def _disc_pyramid(model: Any, images: Tensor) -> Dict[str, Tensor]:
     scales = model.discriminator.scales
     pyr = model.loss_module(("disc_pyramid", tuple(scales)), lambda: ImagePyramid(scales, images.shape[1]),
                             images.device)
@@ -57,7 +55,7 @@ def generator_losses(model: "FOMMAnimator", batch: Mapping[str, Tensor], cfg: Ma
             generated[f"{name}_{k}"] = v
     losses: Dict[str, Tensor] = {}
 
-    perceptual = model.perceptual_loss(cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
+    perceptual = model.perceptual_loss(cfg, prediction.device)
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 
@@ -88,7 +86,9 @@ def keypoint_equivariance(model: Any, driving: Tensor, value: Tensor, jacobian: 
     return equivariance_losses(detect, driving, value, jacobian, cfg, align_corners=model.align_corners)
 
 
-def discriminator_logits(model: "FOMMAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
-    """Logit maps of every discriminator scale for ``images`` (conditioned on the driving keypoints)."""
-    maps = model.discriminator(_disc_pyramid(model, images), kp=_kp_from(generated, "kp_driving"))
-    return [maps["prediction_map_" + str(s)] for s in model.discriminator.scales]
+def discriminator_logits(model: Any, images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
+    """Logit maps of every scale of a :class:`~.discriminator.MultiScaleDiscriminator` (FOMM's, IMF's) for
+    ``images``, conditioned on the driving keypoints where the discriminator uses them."""
+    disc = model.require_discriminator("discriminator_logits")
+    maps = disc(_disc_pyramid(model, images), kp=_kp_from(generated, "kp_driving"))
+    return [maps["prediction_map_" + str(s)] for s in disc.scales]

@@ -28,20 +28,18 @@ from __future__ import annotations
 from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.core.adversarial import Adversarial
 from motionbench.core.animator import Animator, Capabilities, SourceState
 from motionbench.core.inference import ChunkedInference, select_rows
+from motionbench.methods.fomm import losses as fomm_losses
 from motionbench.methods.fomm.discriminator import MultiScaleDiscriminator
-from motionbench.nn.losses import ImagePyramid
 
+from . import losses as imf_losses
 from .generator import IMFGenerator
 
 __all__ = ["IMFAnimator"]
-
-DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
 
 class IMFAnimator(Adversarial, ChunkedInference, Animator):
@@ -98,34 +96,10 @@ class IMFAnimator(Adversarial, ChunkedInference, Animator):
             return torch.cat(outs).clamp_(0, 1).reshape(driving.shape)
 
     # ------------------------------------------------------------------ training
-    def _need_discriminator(self) -> MultiScaleDiscriminator:
-        if self.discriminator is None:
-            raise ValueError("this IMF model has no discriminator (discriminator_params: null); set "
-                             "loss.generator_gan=0 or build it with discriminator_params")
-        return self.discriminator
+    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
+                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
+        return imf_losses.generator_losses(self, batch, loss_cfg)
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
                              generated: Mapping[str, Tensor]) -> list:
-        """Patch logit maps of every discriminator scale (pix2pixHD: the image and its ½ down-sampling)."""
-        disc = self._need_discriminator()
-        pyramid = self.loss_module(("disc_pyramid", tuple(disc.scales)),
-                                   lambda: ImagePyramid(disc.scales, images.shape[1]), images.device)(images)
-        maps = disc({"prediction_" + str(s): pyramid[s] for s in disc.scales})
-        return [maps["prediction_map_" + str(s)] for s in disc.scales]
-
-    def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
-                         ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """Supplementary eq. 4: λ_p·L1 + λ_v·VGG pyramid + λ_G·hinge GAN (summed over the D scales),
-        reconstructing ``driving`` from ``source`` in absolute mode."""
-        source, driving = batch["source"], batch["driving"]
-        self._check_size(source)
-        prediction = self.generator(source, driving)
-        losses: Dict[str, Tensor] = {}
-        l1 = float(loss_cfg.get("l1", 10.0))
-        if l1 != 0:
-            losses["l1"] = l1 * F.l1_loss(prediction, driving)
-        perceptual = self.perceptual_loss(loss_cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
-        if perceptual is not None:
-            losses["perceptual"] = perceptual(prediction, driving)
-        losses.update(self.generator_gan_loss(loss_cfg, prediction, batch))
-        return losses, {"prediction": prediction}
+        return fomm_losses.discriminator_logits(self, images, generated)

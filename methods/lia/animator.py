@@ -24,7 +24,6 @@ import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from motionbench.core.adversarial import Adversarial
@@ -34,11 +33,10 @@ from motionbench.core.config import deep_merge
 from motionbench.core.inference import ChunkedInference, per_frame_loop, select_rows
 from motionbench.nn.stylegan2 import StyleGAN2Discriminator
 
+from . import losses as lia_losses
 from .generator import Generator
 
 __all__ = ["LIAAnimator", "infer_official_config"]
-
-DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
 
 
 def infer_official_config(gen: Mapping[str, Tensor]) -> Dict[str, Any]:
@@ -142,30 +140,11 @@ class LIAAnimator(Adversarial, ChunkedInference, Animator):
     # ------------------------------------------------------------------ training
     def generator_losses(self, batch: Mapping[str, Tensor], loss_cfg: Mapping[str, Any]
                          ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
-        """Official ``gen_update``: reconstruct ``driving`` from ``source`` (absolute mode) and weight
-        the VGG pyramid (on clamped images, as the official VGGLoss), L1 (in [-1, 1]) and the
-        non-saturating GAN term."""
-        source, driving = batch["source"], batch["driving"]
-        recon = self.generator(source * 2 - 1, driving * 2 - 1)
-        prediction = (recon + 1) / 2
-        losses: Dict[str, Tensor] = {}
-        perceptual = self.perceptual_loss(loss_cfg, recon.device, [10] * 5, DEFAULT_SCALES)
-        if perceptual is not None:
-            losses["perceptual"] = perceptual((recon.clamp(-1, 1) + 1) / 2, driving)
-        l1 = float(loss_cfg.get("l1", 1.0))
-        if l1 != 0:
-            losses["l1"] = l1 * F.l1_loss(recon, driving * 2 - 1)
-        losses.update(self.generator_gan_loss(loss_cfg, prediction, batch))
-        return losses, {"prediction": prediction}
+        return lia_losses.generator_losses(self, batch, loss_cfg)
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor],
                              generated: Mapping[str, Tensor]) -> list:
-        """[B×1 logits] of the StyleGAN2 discriminator for images in [0, 1]. The D loss is
-        motionbench.Adversarial's: the official ``dis_update`` (logistic loss, real driving frames vs
-        reconstructions)."""
-        if self.discriminator is None:
-            raise NotImplementedError("this LIA model was built with use_discriminator: false")
-        return [self.discriminator(images * 2 - 1)]
+        return lia_losses.discriminator_logits(self, images)
 
     # ------------------------------------------------------------------ checkpoints
     def official_checkpoint(self) -> Dict[str, Any]:

@@ -135,11 +135,11 @@ class LWGANAnimator(Adversarial, ChunkedInference, Animator):
                 bg = self.motion(state["source_down"], state["kp_source"], state["kp_source"], flat.shape[-2:])["background"]
             else:
                 bg = flat.new_zeros(b * n, 1, *flat.shape[-2:])  # no mask given: everything is foreground
-            state.update(self._encode_inputs(flat, bg))
+            state.update(self.encode_inputs(flat, bg))
             state["bg_image"] = state["bg_image"].view(b, n, *flat.shape[1:]).mean(1)
         return state
 
-    def _encode_inputs(self, flat: Tensor, background: Tensor) -> Dict[str, Any]:
+    def encode_inputs(self, flat: Tensor, background: Tensor) -> Dict[str, Any]:
         """Official BodyRecoveryFlow inputs of the SID and BG streams, then their forward passes."""
         x = flat * 2 - 1
         grid = make_coordinate_grid(flat.shape[-2:], flat.dtype, flat.device).unsqueeze(0).expand(flat.shape[0], -1, -1, -1)
@@ -242,7 +242,7 @@ class LWGANAnimator(Adversarial, ChunkedInference, Animator):
         """``gan_kind: lsgan`` uses the official generator target 0 (between its D targets); other kinds the
         shared losses."""
         if kind == "lsgan":
-            return (fake ** 2).mean()
+            return lwgan_losses.lsgan_g_loss(fake)
         return super().gan_g_objective(fake, kind)
 
     def gan_d_objective(self, real: Tensor, fake: Tensor, kind: str, real_label: float) -> Tensor:

@@ -32,7 +32,7 @@ from .generator import erode
 if TYPE_CHECKING:  # pragma: no cover
     from .animator import LWGANAnimator
 
-__all__ = ["generator_losses", "lsgan_d_loss", "discriminator_logits", "forward_train"]
+__all__ = ["generator_losses", "lsgan_g_loss", "lsgan_d_loss", "discriminator_logits", "forward_train"]
 
 DEFAULT_PERCEPTUAL = (10 / 32, 10 / 16, 10 / 8, 10 / 4, 10)
 
@@ -48,7 +48,7 @@ def forward_train(model: "LWGANAnimator", source: Tensor, driving: Tensor) -> Di
     down = model.dense_motion_network.downsample(source)
     m = model.motion(down, kp_d, kp_s, size)
     bg_src = model.motion(down, kp_s, kp_s, size)["background"]
-    enc = model._encode_inputs(source, bg_src)
+    enc = model.encode_inputs(source, bg_src)
     state = {"source": source, "num_sources": 1, **enc}
     owner = torch.arange(source.shape[0], device=source.device)
     tsf = model.transfer(state, owner, [m["flow"]], [m["occlusion"]], m["background"])
@@ -76,7 +76,7 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     lam_rec = float(cfg.get("lambda_rec", 10))
     if lam_rec:
         losses["rec"] = lam_rec * (gen["fake_src"] - (source * 2 - 1)).abs().mean()
-    perceptual = model.perceptual_loss(cfg, driving.device, DEFAULT_PERCEPTUAL, [1])
+    perceptual = model.perceptual_loss(cfg, driving.device, DEFAULT_PERCEPTUAL, default_scales=[1])
     if perceptual is not None:
         losses["perceptual"] = perceptual(gen["prediction"], driving)
     masks = torch.cat([gen["src_mask"], gen["tsf_mask"]])
@@ -94,6 +94,11 @@ def generator_losses(model: "LWGANAnimator", batch: Mapping[str, Tensor], cfg: M
     return losses, gen
 
 
+def lsgan_g_loss(fake: Tensor) -> Tensor:
+    """The official LSGAN generator loss: target 0, between the discriminator's real (1) and fake (−1) targets."""
+    return (fake ** 2).mean()
+
+
 def lsgan_d_loss(real: Tensor, fake: Tensor, real_label: float = 1.0) -> Tensor:
     """The official LSGAN discriminator loss: targets real 1 (``real_label`` with smoothing), fake −1."""
     return ((real - real_label) ** 2).mean() + ((fake + 1) ** 2).mean()
@@ -101,6 +106,5 @@ def lsgan_d_loss(real: Tensor, fake: Tensor, real_label: float = 1.0) -> Tensor:
 
 def discriminator_logits(model: "LWGANAnimator", images: Tensor, generated: Mapping[str, Tensor]) -> List[Tensor]:
     """PatchGAN logits for [0, 1] images, conditioned on the driving condition map (official ``tsf_cond``)."""
-    if model.discriminator is None:
-        raise NotImplementedError("this LWGAN config has no discriminator_params")
-    return [model.discriminator(torch.cat([images * 2 - 1, generated["tsf_cond"].detach()], dim=1))]
+    disc = model.require_discriminator("discriminator_logits")
+    return [disc(torch.cat([images * 2 - 1, generated["tsf_cond"].detach()], dim=1))]

@@ -22,8 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["reconstruction_losses"]
 
-DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
-
 
 def reconstruction_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cfg: Mapping[str, Any]
                           ) -> Tuple[Dict[str, Tensor], Dict[str, Tensor]]:
@@ -36,7 +34,7 @@ def reconstruction_losses(model: "MRAAAnimator", batch: Mapping[str, Tensor], cf
     generated = {"prediction": prediction, "deformed": out["deformed"], "kp_driving": driving_regions["shift"]}
     losses: Dict[str, Tensor] = {}
 
-    perceptual = model.perceptual_loss(cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
+    perceptual = model.perceptual_loss(cfg, prediction.device)
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 

@@ -25,8 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["reconstruction_losses", "dropout_probability"]
 
-DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
-
 
 def dropout_probability(epoch: float, cfg: Mapping[str, Any]) -> float:
     """Official schedule: p rises linearly from ``dropout_startp`` by ``dropout_maxp`` per ``dropout_inc_epoch``
@@ -53,7 +51,7 @@ def reconstruction_losses(model: "TPSMMAnimator", batch: Mapping[str, Tensor], c
                                     "kp_source": kp_source["fg_kp"], "kp_driving": kp_driving["fg_kp"]}
     losses: Dict[str, Tensor] = {}
 
-    perceptual = model.perceptual_loss(cfg, prediction.device, [10] * 5, DEFAULT_SCALES)
+    perceptual = model.perceptual_loss(cfg, prediction.device)
     if perceptual is not None:
         losses["perceptual"] = perceptual(prediction, driving)
 

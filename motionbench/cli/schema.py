@@ -26,6 +26,7 @@ class MethodConfig:
     params: Dict[str, Any] = field(default_factory=dict)  # deep-merged over the preset (official names)
     presets: Dict[str, Any] = field(default_factory=dict)
     train_defaults: Dict[str, Any] = field(default_factory=dict)
+    official: Dict[str, Any] = field(default_factory=dict)  # the official checkpoint files (motionbench.hub.pretrained)
 
 
 @dataclass

@@ -43,14 +43,21 @@ class Adversarial:
         value = loss_cfg.get(key)
         return self.gan_defaults[key] if value is None else value
 
+    def require_discriminator(self, what: str) -> nn.Module:
+        """The discriminator that ``what`` needs; the one error for a model built without one."""
+        disc = self.discriminator_module()
+        if disc is None:
+            raise ValueError(f"method '{getattr(self, 'name', type(self).__name__)}': {what} needs a discriminator, "
+                             f"but this model was built without one; set loss.generator_gan=0 or build it with "
+                             f"{self.discriminator_option}")
+        return disc
+
     def uses_generator_gan(self, loss_cfg: Mapping[str, Any]) -> bool:
         """Whether the generator gets an adversarial term; a non-zero ``generator_gan`` without a
         discriminator is a configuration error (never silently dropped)."""
         weight = float(self.gan_setting(loss_cfg, "generator_gan"))
-        if weight != 0 and self.discriminator_module() is None:
-            raise ValueError(f"method '{getattr(self, 'name', type(self).__name__)}': loss.generator_gan={weight:g} "
-                             f"needs a discriminator, but this model was built without one; set "
-                             f"loss.generator_gan=0 or build it with {self.discriminator_option}")
+        if weight != 0:
+            self.require_discriminator(f"loss.generator_gan={weight:g}")
         return weight != 0
 
     def generator_gan_loss(self, loss_cfg: Mapping[str, Any], fake: Optional[Tensor] = None,
@@ -99,6 +106,7 @@ class Adversarial:
         return batch["driving"], generated["prediction"]
 
     def discriminator_logits(self, images: Tensor, batch: Mapping[str, Tensor], generated: Mapping[str, Tensor]) -> list:
-        """The discriminator's logit maps for ``images`` (also used by the trainer's gradient penalties)."""
+        """The discriminator's logit maps for ``images`` (also used by the trainer's gradient penalties); a model
+        without a discriminator raises :meth:`require_discriminator`'s error."""
         raise NotImplementedError(f"method '{getattr(self, 'name', type(self).__name__)}' does not expose "
                                   f"discriminator logits")

@@ -279,17 +279,20 @@ class Animator(CheckpointIO, nn.Module, abc.ABC):
         cache[key] = cache[key].to(device)
         return cache[key]
 
-    def perceptual_loss(self, loss_cfg: Mapping[str, Any], device: torch.device, default_weights: Sequence[float],
-                        default_scales: Sequence[float]) -> Optional[nn.Module]:
+    def perceptual_loss(self, loss_cfg: Mapping[str, Any], device: torch.device,
+                        default_weights: Optional[Sequence[float]] = None,
+                        default_scales: Optional[Sequence[float]] = None) -> Optional[nn.Module]:
         """The ``loss.perceptual`` pyramid: layer weights ``perceptual``, ``perceptual_kind`` (vgg19 | pixel),
-        image ``scales``, ``verify_weights``; None when every layer weight is 0."""
-        from ..nn.losses import build_perceptual
+        image ``scales``, ``verify_weights``; None when every layer weight is 0. Keys the loss config lacks take
+        the method's ``default_*`` (None: FOMM's, :data:`motionbench.nn.losses.DEFAULT_LAYER_WEIGHTS` /
+        :data:`~motionbench.nn.losses.DEFAULT_SCALES`)."""
+        from ..nn.losses import DEFAULT_LAYER_WEIGHTS, DEFAULT_SCALES, build_perceptual
 
-        weights = tuple(float(w) for w in loss_cfg.get("perceptual", default_weights))
+        weights = tuple(float(w) for w in loss_cfg.get("perceptual", default_weights or DEFAULT_LAYER_WEIGHTS))
         if sum(weights) == 0:
             return None
         kind = str(loss_cfg.get("perceptual_kind", "vgg19"))
-        scales = tuple(loss_cfg.get("scales", default_scales))
+        scales = tuple(loss_cfg.get("scales", default_scales or DEFAULT_SCALES))
         verify = bool(loss_cfg.get("verify_weights", True))
         return self.loss_module(("perceptual", kind, scales, weights, verify),
                                 lambda: build_perceptual(kind, scales, list(weights), verify_weights=verify), device)

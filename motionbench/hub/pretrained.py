@@ -1,6 +1,11 @@
 """Catalogue of the methods' official pretrained checkpoints: what each file is, where it comes from, where
 it must be, and which config preset it needs.
 
+Each method declares its own files in its config, the ``official`` node of ``conf/method/<name>.yaml`` (one
+entry per tag: ``filename``, ``dataset``, ``resolution``, ``preset``, ``urls``, optional ``download_url``,
+``sha256``, ``notes``); the catalogue collects them from every registered method on first use. A method
+without a motionbench config (a plugin) calls :func:`register_official` instead.
+
 Files live in the checkpoint cache beside the other pretrained weights (:func:`motionbench.hub.weights.hub_checkpoints_dir`,
 i.e. ``$TORCH_HOME/hub/checkpoints``), under ``motionbench/<method>/<file>``. Use them as
 ``method.checkpoint=official:<tag>`` on the command line or ``create_animator(method, pretrained=<tag>)``;
@@ -10,23 +15,22 @@ Nothing is downloaded unless asked (``weights.download=true`` / ``download=True`
 entry's direct ``download_url`` (most official files sit in Google-Drive / OneDrive folders, which have
 none: those are placed by hand). Downloads go through ``torch.hub.download_url_to_file`` with the sha256
 check where the digest is known.
-
-Adding a method's checkpoints (e.g. TPSMM, MRAA): one :func:`register_official` call per file, at the end of
-this module (built-in methods) or in a plugin's import code; nothing else changes.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ..core.config import load_conf_yaml
 from .weights import MissingWeightsError, WeightsMismatchError, hub_checkpoints_dir, sha256_of
 
 log = logging.getLogger("motionbench")
 
-__all__ = ["OfficialCheckpoint", "OFFICIAL", "PREFIX", "register_official", "official_entries", "get_official",
-           "official_path", "resolve_official", "parse_official", "describe_official", "cache_dir"]
+__all__ = ["OfficialCheckpoint", "PREFIX", "register_official", "unregister_official", "official_checkpoints", "method_official",
+           "get_official", "official_path", "resolve_official", "parse_official", "describe_official", "cache_dir"]
 
 PREFIX = "official:"
 
@@ -49,19 +53,46 @@ class OfficialCheckpoint:
         return f"{self.method}:{self.tag}"
 
 
-OFFICIAL: Dict[Tuple[str, str], OfficialCheckpoint] = {}
+#: entries added by :func:`register_official` (methods without a motionbench config, tests); they win over a config's
+_REGISTERED: Dict[Tuple[str, str], OfficialCheckpoint] = {}
+_FIELDS = {f.name for f in dataclasses.fields(OfficialCheckpoint)} - {"method", "tag"}
 
 
 def register_official(entry: OfficialCheckpoint, replace: bool = False) -> OfficialCheckpoint:
+    """Add an entry for a method whose config does not declare it (e.g. a plugin's)."""
     key = (entry.method, entry.tag)
-    if key in OFFICIAL and not replace:
+    if not replace and (key in _REGISTERED or any(e.tag == entry.tag for e in method_official(entry.method))):
         raise ValueError(f"official checkpoint {entry.key} is already registered")
-    OFFICIAL[key] = entry
+    _REGISTERED[key] = entry
     return entry
 
 
-def official_entries(method: Optional[str] = None) -> List[OfficialCheckpoint]:
-    return [e for (m, _), e in sorted(OFFICIAL.items()) if method is None or m == method]
+def unregister_official(method: str, tag: str) -> None:
+    """Remove an entry added by :func:`register_official`."""
+    del _REGISTERED[(method, tag)]
+
+
+def method_official(method: str) -> List[OfficialCheckpoint]:
+    """The entries of ``conf/method/<method>.yaml``'s ``official`` node (none for a method without a config)."""
+    node: Mapping[str, Any] = load_conf_yaml(f"method/{method}.yaml").get("official") or {}
+    entries = []
+    for tag, spec in node.items():
+        unknown, missing = set(spec) - _FIELDS, {"filename", "dataset", "resolution", "preset", "urls"} - set(spec)
+        if unknown or missing:
+            raise ValueError(f"conf/method/{method}.yaml: official.{tag} has unknown keys {sorted(unknown)} / lacks "
+                             f"{sorted(missing)} (keys: {', '.join(sorted(_FIELDS))})")
+        entries.append(OfficialCheckpoint(method=method, tag=str(tag), **{**spec, "urls": tuple(spec["urls"])}))
+    return entries
+
+
+def official_checkpoints(method: Optional[str] = None) -> List[OfficialCheckpoint]:
+    """Every catalogue entry (of ``method``, or of every registered method), sorted by method and tag."""
+    from ..registries import ANIMATORS
+
+    methods = [ANIMATORS.resolve_name(method) if method in ANIMATORS else method] if method else ANIMATORS.names()
+    entries = {(m, e.tag): e for m in methods for e in method_official(m)}
+    entries.update({k: e for k, e in _REGISTERED.items() if method is None or k[0] in methods})
+    return [entries[k] for k in sorted(entries)]
 
 
 def parse_official(checkpoint: Optional[str]) -> Optional[str]:
@@ -72,14 +103,13 @@ def parse_official(checkpoint: Optional[str]) -> Optional[str]:
 
 
 def get_official(method: str, tag: str) -> OfficialCheckpoint:
-    from ..registries import ANIMATORS
-
-    method = ANIMATORS.resolve_name(method) if method in ANIMATORS else method
-    if (method, tag) not in OFFICIAL:
-        known = [e.tag for e in official_entries(method)]
+    entries = official_checkpoints(method)
+    entry = next((e for e in entries if e.tag == tag), None)
+    if entry is None:
+        known = [e.tag for e in entries]
         raise ValueError(f"no official checkpoint '{tag}' for method '{method}' "
                          f"(known: {', '.join(known) if known else 'none'}; `python -m motionbench weights` lists all)")
-    return OFFICIAL[(method, tag)]
+    return entry
 
 
 def cache_dir() -> Path:
@@ -133,40 +163,9 @@ def resolve_official(method: str, tag: str, download: bool = False, verify: bool
 def describe_official() -> List[Dict[str, str]]:
     """One row per catalogue entry: key, present?, path, dataset@resolution, preset, source."""
     rows = []
-    for e in official_entries():
+    for e in official_checkpoints():
         p = official_path(e)
         rows.append({"checkpoint": f"official:{e.tag}", "method": e.method, "present": "yes" if p.is_file() else "no",
                      "path": str(p), "trained_on": f"{e.dataset} {e.resolution}²", "preset": e.preset,
                      "source": e.urls[0] + (" (direct download)" if e.download_url else "")})
     return rows
-
-
-# ---------------------------------------------------------------------------------------- FOMM
-# AliaksandrSiarohin/first-order-model README, "Pre-trained checkpoint": one Google-Drive / Yandex-Disk folder
-# with <dataset>-cpk.pth.tar per config/<dataset>-256.yaml. vox-adv / taichi-adv (discriminator with use_kp)
-# and bair / fashion / nemo are published too but have no motionbench preset or dataset config yet.
-_FOMM_URLS = ("https://drive.google.com/open?id=1PyQJmkdCsAkOYwUyaj_l-l0as-iLDgeH", "https://yadi.sk/d/lEw8uRm140L_eQ")
-for _tag, _ds in (("vox", "vox"), ("taichi", "taichi"), ("mgif", "mgif")):
-    register_official(OfficialCheckpoint(
-        method="fomm", tag=_tag, filename=f"{_tag}-cpk.pth.tar", dataset=_ds, resolution=256, preset=f"{_tag}-256",
-        urls=_FOMM_URLS, notes=f"config/{_tag}-256.yaml"))
-
-# ---------------------------------------------------------------------------------------- LIA
-# wyhsirius/LIA README, "Animation demo": vox.pt / taichi.pt / ted.pt in one Google-Drive folder; run_demo.py
-# builds every model at size 256 (ted too).
-_LIA_URLS = ("https://drive.google.com/drive/folders/1N4QcnqUQwKUZivFV-YeBuPyH4pGJHooc",)
-for _tag in ("vox", "taichi", "ted"):
-    register_official(OfficialCheckpoint(
-        method="lia", tag=_tag, filename=f"{_tag}.pt", dataset=_tag, resolution=256, preset=f"{_tag}-256",
-        urls=_LIA_URLS))
-
-# ---------------------------------------------------------------------------------------- LWGAN
-# svip-lab/impersonator README, "Download resources": checkpoints.zip (OneDrive / BaiduPan) holds one generator
-# per training set, all named net_epoch_30_id_G.pth (the demo default is lwb_imper_fashion_place).
-_LWGAN_URLS = ("https://1drv.ms/u/s!AjjUqiJZsj8whLNyoEh67Uu0LlxquA?e=dkOnhQ", "https://pan.baidu.com/s/1snolk6wphbuHtQ_DeSA06Q")
-for _tag, _folder, _what in (("iper", "lwb_imper", "iPER"), ("iper_place", "lwb_imper_place", "iPER + Places"),
-                             ("iper_fashion_place", "lwb_imper_fashion_place", "iPER + DeepFashion + Places")):
-    register_official(OfficialCheckpoint(
-        method="lwgan", tag=_tag, filename=f"{_folder}/net_epoch_30_id_G.pth", dataset="iper", resolution=256,
-        preset="iper-256", urls=_LWGAN_URLS,
-        notes=f"generator only, trained on {_what} with SMPL flows (unzip checkpoints.zip; keep the sub-folder)"))

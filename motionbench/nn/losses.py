@@ -15,7 +15,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["gan_d_loss", "gan_g_loss", "feature_matching_loss", "ImagePyramid", "VGG19Features",
-           "PerceptualPyramid", "PixelPyramidL1", "build_perceptual"]
+           "PerceptualPyramid", "PixelPyramidL1", "build_perceptual", "DEFAULT_SCALES", "DEFAULT_LAYER_WEIGHTS"]
+
+#: the perceptual pyramid of FOMM's ``train_params`` (also TPSMM, MRAA, LIA, IMF): image scales, and one weight
+#: per VGG19 layer (relu1_1 ... relu5_1); a loss config's ``scales`` / ``perceptual`` override them
+DEFAULT_SCALES = (1, 0.5, 0.25, 0.125)
+DEFAULT_LAYER_WEIGHTS = (10, 10, 10, 10, 10)
 
 GAN_KINDS = ("lsgan", "hinge", "nonsat")
 
