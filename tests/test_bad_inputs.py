@@ -226,17 +226,19 @@ def test_pairs_csv_fractional_frame_names_file_and_row(tmp_path):
 
 
 def test_blank_protocol_is_an_error_not_a_blank_row():
-    from motionbench.metrics.base import MetricError
-    from motionbench.eval.runner import ProtocolResult
     from motionbench.cli.tasks.benchmark import _require_defined
+    from motionbench.eval.results import MetricResult
+    from motionbench.eval.runner import ProtocolResult
+    from motionbench.metrics.base import MetricError
 
-    ok = ProtocolResult({"l1": {"value": 0.1, "n": 3}}, [], 3, 0.0)
+    nan = float("nan")
+    ok = ProtocolResult({"l1": MetricResult(0.1, False, 3)}, [], 3, 0.0)
     # one metric undefined on every frame: recorded (the tables say "not measurable"), not an error
-    partly = ProtocolResult({"l1": {"value": 0.1}, "akd": {"value": float("nan"), "n": 0, "n_undefined_frames": 4}},
+    partly = ProtocolResult({"l1": MetricResult(0.1, False, 3), "akd": MetricResult(nan, False, 0, n_undefined_frames=4)},
                             [], 4, 0.0)
     _require_defined({"same_identity": ok, "cross_identity": partly})
-    blank = ProtocolResult({"l1": {"value": float("nan"), "n": 0, "n_undefined_frames": 4},
-                            "akd": {"value": None, "n": 0, "n_undefined_frames": 4}}, [], 4, 0.0)
+    blank = ProtocolResult({"l1": MetricResult(nan, False, 0, n_undefined_frames=4),
+                            "akd": MetricResult(nan, False, 0, n_undefined_frames=4)}, [], 4, 0.0)
     with pytest.raises(MetricError, match=r"protocol cross_identity: no metric has a finite value \(l1 \(4 undefined frames, 0 defined\)"):
         _require_defined({"same_identity": ok, "cross_identity": blank})
 

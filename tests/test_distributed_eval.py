@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from motionbench.eval.distributed import _merge, _payload, shard
+from motionbench.eval.distributed import shard
 from motionbench.metrics import MetricContext
 from motionbench.metrics.fid import FID, KID
 from motionbench.eval.runner import Collected, _Series
@@ -47,8 +47,8 @@ def test_merged_shares_equal_one_process(tmp_path):
     ref = collect(batches, ref_metrics)
     expected = {**ref_metrics[0].compute(), **ref_metrics[1].compute()}
     rank_metrics = [metrics(), metrics(), metrics()]
-    parts = [_payload(collect(shard(batches, r, 3), rank_metrics[r]), rank_metrics[r]) for r in range(3)]
-    merged = _merge(parts, rank_metrics[0], "absolute")
+    parts = [collect(shard(batches, r, 3), rank_metrics[r]).payload(rank_metrics[r]) for r in range(3)]
+    merged = Collected.merge(parts, rank_metrics[0], "absolute")
     assert merged.frames == ref.frames and merged.animate_seconds == 3.0
     assert list(merged.series["l1"].videos) == list(ref.series["l1"].videos)
     for video in ref.series["l1"].videos:

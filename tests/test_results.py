@@ -45,11 +45,11 @@ def test_json_nan_becomes_null(tmp_path):
 def test_result_record_round_trip_and_schema_errors(tmp_path):
     import pytest
 
-    from motionbench.eval.results import SCHEMA_VERSION, ResultRecord
+    from motionbench.eval.results import SCHEMA_VERSION, MetricResult, ResultRecord
 
     rec = ResultRecord(method="m", checkpoint={"tag": "t", "sha256": None}, dataset={"name": "synthetic"},
                        benchmark={"compat": "default", "same_mode": "absolute", "cross_mode": "relative"},
-                       results={"same_identity": {"l1": {"value": float("nan"), "higher_is_better": False, "n": 0}}},
+                       results={"same_identity": {"l1": MetricResult(float("nan"), False, 0, n_undefined_frames=3)}},
                        protocols={"same_identity": {"protocol": "same_identity", "mode": "absolute", "frames": 3}},
                        metric_settings={}, seeds={"benchmark": 0}, frames=3, wall_time_s=1.0,
                        animate_frames_per_s=None, run_dir="r", provenance={}, config={})
@@ -58,6 +58,9 @@ def test_result_record_round_trip_and_schema_errors(tmp_path):
     assert data["schema_version"] == SCHEMA_VERSION and data["results"]["same_identity"]["l1"]["value"] is None
     back = ResultRecord.read(path)
     assert back.method == "m" and back.mode("same_identity") == "absolute" and back.samples == []
+    l1 = back.results["same_identity"]["l1"]
+    assert isinstance(l1, MetricResult) and not l1.defined and l1.n_undefined_frames == 3
+    assert back.to_json() == ResultRecord.from_json(data).to_json() == json.loads(json.dumps(rec.to_json()))
     with pytest.raises(ValueError, match="missing \\['wall_time_s'\\], unknown \\['extra'\\]"):
         ResultRecord.from_json({**{k: v for k, v in data.items() if k != "wall_time_s"}, "extra": 1})
     with pytest.raises(ValueError, match="schema_version 99"):

@@ -22,18 +22,18 @@ def _series():
 def test_default_is_the_video_mean_without_trivial_frames():
     res, per_video = _aggregate(_series(), higher=False, frame_weighted_all=False, n_boot=200)
     assert per_video == {"a": 2.0, "b": 4.0}
-    assert res["value"] == res["video_mean"] == 3.0
-    assert res["frame_mean"] == pytest.approx((1 + 3 + 4 * 3) / 5)
-    assert res["n"] == 5 and res["n_undefined_frames"] == 1 and res["n_videos"] == 2
-    assert res["ci_low"] <= res["value"] <= res["ci_high"] and res["n_boot"] == 200
-    assert res["aggregation"] == "video-weighted"
+    assert res.value == res.video_mean == 3.0
+    assert res.frame_mean == pytest.approx((1 + 3 + 4 * 3) / 5)
+    assert res.n == 5 and res.n_undefined_frames == 1 and res.n_videos == 2
+    assert res.ci_low <= res.value <= res.ci_high and res.n_boot == 200
+    assert res.aggregation == "video-weighted"
 
 
 def test_pose_eval_is_frame_weighted_over_all_frames():
     res, per_video = _aggregate(_series(), higher=False, frame_weighted_all=True, n_boot=200)
     frames = [9, 1, 3, 9, 4, 4, 4]
-    assert res["value"] == res["frame_mean"] == pytest.approx(np.mean(frames))
-    assert res["n"] == 7 and res["n_undefined_frames"] == 1
+    assert res.value == res.frame_mean == pytest.approx(np.mean(frames))
+    assert res.n == 7 and res.n_undefined_frames == 1
     assert per_video == {"a": pytest.approx(13 / 3), "b": pytest.approx(21 / 4)}
 
 
@@ -41,7 +41,7 @@ def test_all_undefined_is_nan_and_counted():
     s = _Series()
     s.add("a", np.array([np.nan, np.nan]), np.array([True, True]))
     res, _ = _aggregate(s, higher=True, frame_weighted_all=False)
-    assert math.isnan(res["value"]) and res["n"] == 0 and res["n_undefined_frames"] == 2
+    assert math.isnan(res.value) and res.n == 0 and res.n_undefined_frames == 2
 
 
 class FrameIndex(FrameMetric):
@@ -62,8 +62,8 @@ def test_trivial_frames_and_floor_modes_end_to_end():
     assert out["cross_identity"].mode == "relative" and out["cross_identity@absolute"].mode == "absolute"
     assert out["cross_identity@absolute"].protocol == "cross_identity"
     same = out["same_identity"].metrics["frame_index"]
-    assert same["value"] == pytest.approx(np.mean([1, 2, 3, 4])) and same["n"] == 3 * 4  # frame 0 excluded
+    assert same.value == pytest.approx(np.mean([1, 2, 3, 4])) and same.n == 3 * 4  # frame 0 excluded
     rel, ab = out["cross_identity"].metrics["frame_index"], out["cross_identity@absolute"].metrics["frame_index"]
-    assert rel["n"] == 3 * 4 and ab["n"] == 3 * 5  # relative frame 0 is the source pose by construction
+    assert rel.n == 3 * 4 and ab.n == 3 * 5  # relative frame 0 is the source pose by construction
     fomm = run_benchmark(motionbench.create_animator("fomm", preset="tiny"), ds, [FrameIndex()], opts)
     assert set(fomm) == {"same_identity", "cross_identity"}  # only floors get the extra mode

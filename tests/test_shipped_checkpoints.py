@@ -72,14 +72,14 @@ def test_checkpoint_beats_identity(path, floors):
     for protocol in ("same_identity", "cross_identity"):
         mine, base = ours[protocol].metrics, floor[protocol].metrics
         for metric in ("l1", "fg_l1", "akd"):
-            assert mine[metric]["value"] < base[metric]["value"], (protocol, metric)
+            assert mine[metric].value < base[metric].value, (protocol, metric)
         akd = mine["akd"]
-        assert akd["n_undefined_frames"] == 0 and akd["n"] == same_frames + (8 if protocol != "same_identity"
-                                                                             and mode == "absolute" else 0)
+        assert akd.n_undefined_frames == 0 and akd.n == same_frames + (8 if protocol != "same_identity"
+                                                                     and mode == "absolute" else 0)
         ok, diff = resolved_better(ours[protocol], floor[protocol], "akd")
         assert ok, (protocol, "akd", diff)
     ok, diff = resolved_better(ours["same_identity"], floor["same_identity"], "fg_l1")
     assert ok, ("same_identity", "fg_l1", diff)
-    assert pose_floor["same_identity"].metrics["akd"]["value"] < ours["same_identity"].metrics["akd"]["value"]
+    assert pose_floor["same_identity"].metrics["akd"].value < ours["same_identity"].metrics["akd"].value
     # cross identity: the trained model keeps the source identity that copy_driving loses
-    assert ours["cross_identity"].metrics["fg_l1"]["value"] < pose_floor["cross_identity"].metrics["fg_l1"]["value"]
+    assert ours["cross_identity"].metrics["fg_l1"].value < pose_floor["cross_identity"].metrics["fg_l1"].value

@@ -6,7 +6,8 @@ rank 0 gathers the raw results and aggregates them exactly as one process would.
 Each protocol's jobs (same-identity videos, cross-identity pairs) are split into contiguous blocks, one per
 rank (rank r takes jobs ``[r·n/W, (r+1)·n/W)``). Every rank runs :func:`~motionbench.eval.runner.collect_protocol`
 on its block; rank 0 gathers the per-frame metric series and the set metrics' accumulated state (FID / KID
-Inception features) and concatenates them in rank order, which is the single-process job order. The
+Inception features: :meth:`~motionbench.eval.runner.Collected.payload`) and merges them in rank order, which is
+the single-process job order (:meth:`~motionbench.eval.runner.Collected.merge`). The
 runner's aggregation (:func:`~motionbench.eval.runner.summarise_protocol`) then runs unchanged on rank 0, so the
 numbers equal a one-process run's (tested with 2 gloo processes); rank 0 alone writes ``results.json`` and
 the leaderboard row. The gathers use gloo (CPU tensors), also on GPU machines and across nodes.
@@ -23,9 +24,9 @@ import torch
 from ..core.animator import Animator
 from ..core.distributed import DistContext, init_distributed
 from ..data.base import VideoDataset
-from ..metrics.base import Metric, SetMetric
-from .runner import (BenchmarkOptions, Collected, ProtocolResult, _Series, collect_protocol, plan_jobs,
-                     run_benchmark, summarise_protocol)
+from ..metrics.base import Metric
+from .runner import (BenchmarkOptions, Collected, ProtocolResult, collect_protocol, plan_jobs, run_benchmark,
+                     summarise_protocol)
 
 __all__ = ["eval_context", "shard", "run_benchmark_sharded"]
 
@@ -49,31 +50,6 @@ def shard(jobs: Sequence[T], rank: int, world_size: int) -> List[T]:
     return list(jobs[rank * n // world_size:(rank + 1) * n // world_size])
 
 
-def _payload(part: Collected, metrics: Sequence[Metric]) -> Dict[str, Any]:
-    used = [i for i, m in enumerate(metrics) if any(m is u for u in part.used)]
-    return {"series": part.series, "directions": part.directions, "used": used, "frames": part.frames,
-            "animate_seconds": part.animate_seconds, "mode": part.mode,
-            "set_states": {i: metrics[i].state() for i in used if isinstance(metrics[i], SetMetric)}}
-
-
-def _merge(parts: Sequence[Dict[str, Any]], metrics: Sequence[Metric], mode: str) -> Collected:
-    """The ranks' payloads, in rank order, as one :class:`~motionbench.eval.runner.Collected`."""
-    series: Dict[str, _Series] = {}
-    directions: Dict[str, bool] = {}
-    for part in parts:
-        directions.update(part["directions"])
-        for name, s in part["series"].items():
-            merged = series.setdefault(name, _Series())
-            for video, chunks in s.videos.items():
-                merged.videos.setdefault(video, []).extend(chunks)
-    used = sorted({i for part in parts for i in part["used"]})
-    for i in used:
-        if isinstance(metrics[i], SetMetric):
-            metrics[i].merge([part["set_states"][i] for part in parts if i in part["set_states"]])
-    return Collected(series, directions, [metrics[i] for i in used], sum(p["frames"] for p in parts),
-                     sum(p["animate_seconds"] for p in parts), mode)
-
-
 def run_benchmark_sharded(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
                           device: torch.device, ctx: DistContext) -> Optional[Dict[str, ProtocolResult]]:
     """:func:`~motionbench.eval.runner.run_benchmark` over ``ctx.world_size`` processes: the results on rank 0,
@@ -94,7 +70,7 @@ def run_benchmark_sharded(model: Animator, dataset: VideoDataset, metrics: Seque
         part = collect_protocol(model, dataset, metrics, mine, protocol, mode, shard(jobs, ctx.rank, ctx.world_size),
                                 device)
         gathered: Optional[List[Any]] = [None] * ctx.world_size if ctx.is_main else None
-        dist.gather_object(_payload(part, metrics), gathered, dst=0)
+        dist.gather_object(part.payload(metrics), gathered, dst=0)
         if ctx.is_main:
-            out[key] = summarise_protocol(_merge(gathered, metrics, part.mode), protocol, opts)
+            out[key] = summarise_protocol(Collected.merge(gathered, metrics, part.mode), protocol, opts)
     return out if ctx.is_main else None

@@ -21,10 +21,11 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from .results import ResultRecord, write_text_atomic
+from .results import NAN, MetricResult, ResultRecord, write_text_atomic
 
 __all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_rows", "append_leaderboard",
-           "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions", "CI_SUFFIXES"]
+           "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions",
+           "CI_SUFFIXES", "row_result"]
 
 KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
 PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
@@ -51,8 +52,8 @@ def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]
         row: Dict[str, Any] = {"method": record.method, "checkpoint": record.checkpoint["tag"],
                                "dataset": record.dataset["name"], "protocol": protocol}
         for name, res in metrics.items():
-            row[name] = res["value"]
-            row[name + "_ci_low"], row[name + "_ci_high"] = res.get("ci_low"), res.get("ci_high")
+            row[name] = res.value
+            row[name + "_ci_low"], row[name + "_ci_high"] = res.ci_low, res.ci_high
         videos = [r for r in per_video if r.get("protocol") == protocol and r.get("mode", mode) == mode]
         row.update({
             "mode": mode,
@@ -68,9 +69,9 @@ def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]
             "torch": prov["torch"],
             "device": prov["device"],
             "protocol_version": record.protocol_version,
-            "metric_info": _compact({n: {"higher_is_better": bool(r["higher_is_better"]), "n": r.get("n"),
-                                         "n_undefined_frames": r.get("n_undefined_frames", 0),
-                                         "n_boot": r.get("n_boot")} for n, r in metrics.items()}),
+            "metric_info": _compact({n: {"higher_is_better": bool(r.higher_is_better), "n": r.n,
+                                         "n_undefined_frames": r.n_undefined_frames, "n_boot": r.n_boot}
+                                     for n, r in metrics.items()}),
             "per_video": _compact({n: {r["video"]: _finite(r.get(n)) for r in videos} for n in metrics
                                    if any(n in r for r in videos)}),
         })
@@ -84,6 +85,24 @@ def _finite(v: Any) -> Optional[float]:
     except (TypeError, ValueError):
         return None
     return v if math.isfinite(v) else None
+
+
+def row_result(row: Mapping[str, Any], metric: str) -> Optional[MetricResult]:
+    """A row's ``metric`` (its value and interval columns, its ``metric_info`` entry) as a :class:`MetricResult`;
+    None when the row has neither a value nor an entry for it. Counts a row does not record are 0."""
+    try:
+        info = json.loads(row.get("metric_info") or "{}").get(metric)
+    except (TypeError, ValueError):
+        info = None
+    value = _finite(row.get(metric))
+    if info is None and value is None:
+        return None
+    info = info or {}
+    higher = info["higher_is_better"] if "higher_is_better" in info else metric_directions([metric])[metric]
+    lo, hi = _finite(row.get(metric + "_ci_low")), _finite(row.get(metric + "_ci_high"))
+    return MetricResult(value=NAN if value is None else value, higher_is_better=bool(higher), n=int(info.get("n") or 0),
+                        n_undefined_frames=int(info.get("n_undefined_frames") or 0), n_boot=int(info.get("n_boot") or 0),
+                        ci_low=NAN if lo is None else lo, ci_high=NAN if hi is None else hi)
 
 
 def metric_directions(names: Iterable[str], info: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Dict[str, bool]:

@@ -18,8 +18,8 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .leaderboard import NONCOMPARABLE, load_latest, metric_directions
-from .results import format_value
+from .leaderboard import NONCOMPARABLE, load_latest, metric_directions, row_result
+from .results import format_value, write_text_atomic
 from .stats import paired_bootstrap
 
 __all__ = ["markdown", "latex", "plot", "compare", "main", "cell", "sections"]
@@ -27,31 +27,23 @@ __all__ = ["markdown", "latex", "plot", "compare", "main", "cell", "sections"]
 NOT_MEASURABLE = "not measurable"
 
 
-def _info(row) -> Dict[str, Dict[str, Any]]:
-    try:
-        return json.loads(row.get("metric_info") or "{}")
-    except (TypeError, ValueError):
-        return {}
-
-
 def measurable(row, metric: str) -> bool:
     """False when most of the metric's frames are undefined, or for AKD when MKR > 0.9."""
-    info = _info(row).get(metric, {})
-    n, undefined = info.get("n") or 0, info.get("n_undefined_frames") or 0
-    if undefined > 0.5 * (n + undefined):
+    res = row_result(row, metric)
+    if res is not None and res.n_undefined_frames > 0.5 * (res.n + res.n_undefined_frames):
         return False
-    mkr = row.get("mkr") if metric == "akd" else None
-    return not (mkr is not None and isinstance(mkr, float) and math.isfinite(mkr) and mkr > 0.9)
+    mkr = row_result(row, "mkr") if metric == "akd" else None
+    return not (mkr is not None and mkr.defined and mkr.value > 0.9)
 
 
 def cell(row, metric: str) -> str:
     """``value ± half-width``, ``not measurable`` or ``–`` (not computed for this row)."""
-    v = row.get(metric)
-    if v is None or not math.isfinite(v):
-        return NOT_MEASURABLE if metric in _info(row) else "–"
-    if not measurable(row, metric):
+    res = row_result(row, metric)
+    if res is None:
+        return "–"
+    if not res.defined or not measurable(row, metric):
         return NOT_MEASURABLE
-    return format_value(v, row.get(metric + "_ci_low"), row.get(metric + "_ci_high"))
+    return format_value(res.value, res.ci_low, res.ci_high)
 
 
 def sections(df, metrics: Sequence[str]):
@@ -135,13 +127,13 @@ def plot(df, metrics: Sequence[str], path: Path, floors: Sequence[str] = ("ident
             rows = part.sort_values(m, ascending=higher, na_position="first")  # best ends at the top
             labels, vals, lo, hi, colors = [], [], [], [], []
             for _, r in rows.iterrows():
-                ok = math.isfinite(r[m]) and measurable(r, m)
-                v = r[m] if ok else 0.0
+                res = row_result(r, m)
+                ok = res is not None and res.defined and measurable(r, m)
+                v = res.value if ok else 0.0
                 labels.append(f"{r['method']}" + ("" if ok else f" ({NOT_MEASURABLE})"))
                 vals.append(v)
-                l_, h_ = r.get(m + "_ci_low"), r.get(m + "_ci_high")
-                l_ = l_ if ok and l_ is not None and math.isfinite(l_) else v
-                h_ = h_ if ok and h_ is not None and math.isfinite(h_) else v
+                l_ = res.ci_low if ok and math.isfinite(res.ci_low) else v
+                h_ = res.ci_high if ok and math.isfinite(res.ci_high) else v
                 lo.append(max(v - l_, 0.0))
                 hi.append(max(h_ - v, 0.0))
                 colors.append("0.6" if r["method"] in floors else "C0")
@@ -241,8 +233,6 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         return
     print(markdown(df, metrics))
     if args.latex:
-        from .results import write_text_atomic
-
         print(f"latex: {write_text_atomic(Path(args.latex), latex(df, metrics))}")
     if args.plot:
         print(f"plot: {plot(df, metrics, Path(args.plot))}")

@@ -1,31 +1,92 @@
-"""The result record of a run (results.json, a typed :class:`ResultRecord`), atomic writers and the per-run
-markdown table (DESIGN §7). The leaderboard CSV lives in :mod:`motionbench.eval.leaderboard`.
+"""The result record of a run (results.json): a typed :class:`ResultRecord` of typed :class:`MetricResult` entries,
+the run's :func:`provenance`, atomic writers and the per-run markdown table. The leaderboard CSV lives in
+:mod:`motionbench.eval.leaderboard`.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import json
 import math
 import os
+import platform
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from .. import __version__
 from ..files.atomic import write_bytes_atomic
+from .stats import DEFAULT_LEVEL
 
-__all__ = ["PROTOCOL_VERSION", "SCHEMA_VERSION", "ResultRecord", "write_json_atomic", "markdown_table",
-           "write_text_atomic", "format_value"]
+__all__ = ["PROTOCOL_VERSION", "SCHEMA_VERSION", "MetricResult", "ResultRecord", "write_json_atomic", "markdown_table",
+           "write_text_atomic", "format_value", "provenance", "git_hash", "library_versions"]
 
 PROTOCOL_VERSION = "motionbench-protocol-2"  # 2: bootstrap intervals, fg metrics, learned puppet detector
 SCHEMA_VERSION = 1  # layout of results.json (ResultRecord's fields)
+NAN = float("nan")
+
+
+@dataclass
+class MetricResult:
+    """One metric output of one protocol (``results[key][metric]`` of results.json).
+
+    ``value`` is the number the leaderboard shows: the mean of video means without the trivial frames (frame
+    metrics; ``aggregation`` "video-weighted"), the mean over all frames (``compat=pose_eval``: "frame-weighted,
+    all frames") or the statistic over every frame (FID, KID: "set"). ``ci_low`` / ``ci_high`` are its
+    ``ci_level`` bootstrap interval over videos from ``n_boot`` resamples (NaN and 0 without one). ``n`` counts
+    the frames the value is computed from and ``n_undefined_frames`` those where the metric is undefined. Frame
+    metrics also give ``frame_mean``, ``video_mean`` and ``n_videos``; ``extra`` holds what a set metric adds
+    (FID: ``n_real``, ``cache``; KID: ``std``, ``subset_size``, ...)."""
+
+    value: float
+    higher_is_better: bool
+    n: int
+    ci_low: float = NAN
+    ci_high: float = NAN
+    n_boot: int = 0
+    ci_level: float = DEFAULT_LEVEL
+    frame_mean: Optional[float] = None
+    video_mean: Optional[float] = None
+    n_videos: Optional[int] = None
+    n_undefined_frames: int = 0
+    aggregation: str = "video-weighted"
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def defined(self) -> bool:
+        """Whether the value is a finite number."""
+        return _finite(self.value)
+
+    def to_json(self) -> Dict[str, Any]:
+        """The results.json entry (NaN stays NaN here; :func:`write_json_atomic` writes it as null)."""
+        interval = {"ci_low": self.ci_low, "ci_high": self.ci_high, "n_boot": self.n_boot, "ci_level": self.ci_level}
+        if self.aggregation == "set":
+            return {"higher_is_better": self.higher_is_better, "aggregation": self.aggregation, "value": self.value,
+                    "n": self.n, **self.extra, **interval}
+        means = {k: getattr(self, k) for k in ("frame_mean", "video_mean", "n_videos") if getattr(self, k) is not None}
+        return {"value": self.value, "higher_is_better": self.higher_is_better, "n": self.n, **interval, **means,
+                "n_undefined_frames": self.n_undefined_frames, "aggregation": self.aggregation, **self.extra}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], source: str = "metric result") -> "MetricResult":
+        """The entry of a results.json dict (null numbers are NaN); keys it does not know go to ``extra``."""
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        missing = sorted({"value", "higher_is_better", "n"} - set(data))
+        if missing:
+            raise ValueError(f"{source}: not a metric result (missing {missing})")
+        values = {k: v for k, v in data.items() if k in known}
+        for k in ("value", "ci_low", "ci_high", "frame_mean", "video_mean"):  # JSON has no NaN: null means undefined
+            if k in values and values[k] is None:
+                values[k] = NAN
+        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
 
 
 @dataclass
 class ResultRecord:
     """One benchmark run, as written to results.json (schema :data:`SCHEMA_VERSION`).
 
-    ``results[key][metric]`` holds ``value``, ``higher_is_better``, ``n``, ``ci_low``, ``ci_high``,
-    ``n_boot`` (and frame/video means, undefined frames, aggregation); ``key`` is the protocol, or
+    ``results[key][metric]`` is a :class:`MetricResult`; ``key`` is the protocol, or
     ``protocol@mode`` for a floor's extra cross-identity mode, described in ``protocols[key]``
     (``protocol``, ``mode``, ``frames``). ``checkpoint``: tag, path, sha256; ``dataset``: the dataset's
     settings and name; ``benchmark``: compat, split, modes, frame selection, n_boot, precision;
@@ -36,7 +97,7 @@ class ResultRecord:
     checkpoint: Dict[str, Any]
     dataset: Dict[str, Any]
     benchmark: Dict[str, Any]
-    results: Dict[str, Dict[str, Dict[str, Any]]]
+    results: Dict[str, Dict[str, MetricResult]]
     protocols: Dict[str, Dict[str, Any]]
     metric_settings: Dict[str, Any]
     seeds: Dict[str, int]
@@ -53,7 +114,10 @@ class ResultRecord:
 
     def to_json(self) -> Dict[str, Any]:
         """A JSON-ready dict (NaN/Inf become null)."""
-        return _jsonable(dataclasses.asdict(self))
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["results"] = {key: {name: res.to_json() for name, res in metrics.items()}
+                           for key, metrics in self.results.items()}
+        return _jsonable(data)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], source: str = "results record") -> "ResultRecord":
@@ -66,7 +130,9 @@ class ResultRecord:
         missing, unknown = sorted(required - set(data)), sorted(set(data) - names)
         if missing or unknown:
             raise ValueError(f"{source}: not a motionbench result record (missing {missing}, unknown {unknown})")
-        return cls(**dict(data))
+        results = {key: {name: MetricResult.from_json(res, f"{source}: results.{key}.{name}")
+                         for name, res in metrics.items()} for key, metrics in data["results"].items()}
+        return cls(**{**dict(data), "results": results})
 
     @classmethod
     def read(cls, path: os.PathLike) -> "ResultRecord":
@@ -111,10 +177,9 @@ def markdown_table(record: ResultRecord, key: str) -> str:
              "", "| metric | value ± 95% CI | better | frame mean | video mean | n | undefined frames |",
              "|---|---|---|---|---|---|---|"]
     for name, res in metrics.items():
-        arrow = "↑" if res["higher_is_better"] else "↓"
-        lines.append(f"| {name} | {format_value(res['value'], res.get('ci_low'), res.get('ci_high'))} | {arrow} | "
-                     f"{_num(res.get('frame_mean'))} | {_num(res.get('video_mean'))} | {res['n']} | "
-                     f"{res.get('n_undefined_frames', 0)} |")
+        arrow = "↑" if res.higher_is_better else "↓"
+        lines.append(f"| {name} | {format_value(res.value, res.ci_low, res.ci_high)} | {arrow} | "
+                     f"{_num(res.frame_mean)} | {_num(res.video_mean)} | {res.n} | {res.n_undefined_frames} |")
     return "\n".join(lines)
 
 
@@ -138,3 +203,46 @@ def _num(v: Optional[float]) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
     return f"{v:.4f}"
+
+
+# ---------------------------------------------------------------------------------------- provenance
+def git_hash() -> str:
+    """The commit of the motionbench checkout (``-dirty`` with uncommitted changes), "unknown" outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if out.returncode == 0:
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True, timeout=5).stdout.strip()
+            return out.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return "unknown"
+
+
+def provenance(device: Any) -> Dict[str, Any]:
+    """What a result depends on besides its config: versions (motionbench, git, torch, python, the metric
+    libraries), the device and the date (UTC)."""
+    import torch
+
+    dev = str(device)
+    if device.type == "cuda":
+        dev += f" ({torch.cuda.get_device_name(device)})"
+    else:
+        dev += f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return {"motionbench_version": __version__, "git": git_hash(), "torch": torch.__version__,
+            "python": platform.python_version(), "libraries": library_versions(), "device": dev,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+
+
+def library_versions() -> Dict[str, Optional[str]]:
+    """Versions of every library a metric value depends on (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out: Dict[str, Optional[str]] = {}
+    for dist in ("torch", "torchvision", "numpy", "scikit-image", "scipy", "lpips", "pytorch-fid", "imageio", "pandas"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = None
+    return out

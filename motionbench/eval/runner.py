@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from ..core.animator import Animator
 from ..data.base import DatasetError, Pair, VideoDataset, VideoRef
 from ..metrics.base import FrameBatch, FrameMetric, Metric, SetMetric
+from .results import MetricResult
 from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
 __all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
@@ -67,12 +68,18 @@ class _Series:
         vals = [v if use_all else v[inc] for v, inc in self.videos[video]]
         return np.concatenate(vals) if vals else np.zeros(0)
 
+    def extend(self, other: "_Series") -> None:
+        """Append ``other``'s chunks after this series' own (videos in order of first appearance)."""
+        for video, chunks in other.videos.items():
+            self.videos.setdefault(video, []).extend(chunks)
+
 
 @dataclass
 class Collected:
-    """What animating a protocol's jobs leaves before aggregation (``motionbench.eval.distributed`` merges the
-    ranks' shares of it): per-frame series, metric directions, the metrics applied (set metrics hold their
-    own accumulated state), frames and animation seconds."""
+    """What animating a protocol's jobs leaves before aggregation: per-frame series, metric directions, the
+    metrics applied (set metrics hold their own accumulated state), frames and animation seconds. Sharded
+    evaluation (:mod:`motionbench.eval.distributed`) gathers every rank's :meth:`payload` and joins them with
+    :meth:`merge`."""
 
     series: Dict[str, _Series]
     directions: Dict[str, bool]
@@ -81,10 +88,35 @@ class Collected:
     animate_seconds: float
     mode: str
 
+    def payload(self, metrics: Sequence[Metric]) -> Dict[str, Any]:
+        """This share as plain picklable data (the applied metrics by their index in ``metrics``, set metrics'
+        accumulated :meth:`~motionbench.metrics.base.SetMetric.state`)."""
+        used = [i for i, m in enumerate(metrics) if any(m is u for u in self.used)]
+        return {"series": self.series, "directions": self.directions, "used": used, "frames": self.frames,
+                "animate_seconds": self.animate_seconds, "mode": self.mode,
+                "set_states": {i: metrics[i].state() for i in used if isinstance(metrics[i], SetMetric)}}
+
+    @classmethod
+    def merge(cls, payloads: Sequence[Dict[str, Any]], metrics: Sequence[Metric], mode: str) -> "Collected":
+        """The shares' payloads (:meth:`payload`), in job order, as one collection: series concatenated, set
+        metrics continued from every share's state (so the aggregation equals one process's)."""
+        series: Dict[str, _Series] = {}
+        directions: Dict[str, bool] = {}
+        for part in payloads:
+            directions.update(part["directions"])
+            for name, s in part["series"].items():
+                series.setdefault(name, _Series()).extend(s)
+        used = sorted({i for part in payloads for i in part["used"]})
+        for i in used:
+            if isinstance(metrics[i], SetMetric):
+                metrics[i].merge([part["set_states"][i] for part in payloads if i in part["set_states"]])
+        return cls(series, directions, [metrics[i] for i in used], sum(p["frames"] for p in payloads),
+                   sum(p["animate_seconds"] for p in payloads), mode)
+
 
 @dataclass
 class ProtocolResult:
-    metrics: Dict[str, Dict[str, Any]]
+    metrics: Dict[str, MetricResult]
     per_video: List[Dict[str, Any]]
     frames: int
     animate_seconds: float
@@ -121,7 +153,7 @@ def effective_cross_mode(model: Animator, requested: str) -> str:
 
 
 def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool, n_boot: int = DEFAULT_N_BOOT,
-               seed: int = 0) -> Tuple[Dict[str, Any], Dict[str, float]]:
+               seed: int = 0) -> Tuple[MetricResult, Dict[str, float]]:
     """Frame and video means of one metric output, with the 95% bootstrap interval over videos."""
     per_video: Dict[str, float] = {}
     frame_vals: List[np.ndarray] = []
@@ -137,11 +169,10 @@ def _aggregate(series: _Series, higher: bool, frame_weighted_all: bool, n_boot: 
     vids = [v for v in per_video.values() if math.isfinite(v)]
     video_mean = float(np.mean(vids)) if vids else math.nan
     lo, hi = bootstrap_ci(frame_vals, frame_weighted=frame_weighted_all, n_boot=n_boot, seed=seed)
-    res = {"value": frame_mean if frame_weighted_all else video_mean, "higher_is_better": higher,
-           "n": int(allv.size), "ci_low": lo, "ci_high": hi, "n_boot": int(n_boot), "ci_level": DEFAULT_LEVEL,
-           "frame_mean": frame_mean, "video_mean": video_mean,
-           "n_videos": len(vids), "n_undefined_frames": n_undefined,
-           "aggregation": "frame-weighted, all frames" if frame_weighted_all else "video-weighted"}
+    res = MetricResult(value=frame_mean if frame_weighted_all else video_mean, higher_is_better=higher,
+                       n=int(allv.size), ci_low=lo, ci_high=hi, n_boot=int(n_boot), ci_level=DEFAULT_LEVEL,
+                       frame_mean=frame_mean, video_mean=video_mean, n_videos=len(vids), n_undefined_frames=n_undefined,
+                       aggregation="frame-weighted, all frames" if frame_weighted_all else "video-weighted")
     return res, per_video
 
 
@@ -285,7 +316,7 @@ def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[M
 def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptions) -> ProtocolResult:
     """Aggregate the per-frame series and compute the set metrics of one protocol."""
     series, directions, pose_eval = collected.series, collected.directions, opts.compat == "pose_eval"
-    results: Dict[str, Dict[str, Any]] = {}
+    results: Dict[str, MetricResult] = {}
     per_video_vals: Dict[str, Dict[str, float]] = {}
     for name, s in series.items():
         results[name], per_video_vals[name] = _aggregate(s, directions[name], frame_weighted_all=pose_eval,
@@ -295,9 +326,10 @@ def summarise_protocol(collected: Collected, protocol: str, opts: BenchmarkOptio
             intervals = _set_intervals(m, opts)
             for name, res in m.compute().items():
                 lo, hi = intervals.get(name, (math.nan, math.nan))
-                results[name] = {"higher_is_better": m.outputs[name], "aggregation": "set", **res, "ci_low": lo,
-                                 "ci_high": hi, "n_boot": opts.n_boot if name in intervals else 0,
-                                 "ci_level": DEFAULT_LEVEL}
+                results[name] = MetricResult(value=res["value"], higher_is_better=m.outputs[name], n=res["n"],
+                                             ci_low=lo, ci_high=hi, n_boot=opts.n_boot if name in intervals else 0,
+                                             ci_level=DEFAULT_LEVEL, aggregation="set",
+                                             extra={k: v for k, v in res.items() if k not in ("value", "n")})
     per_video = []
     for video in dict.fromkeys(v for s in series.values() for v in s.videos):
         row: Dict[str, Any] = {"protocol": protocol, "mode": collected.mode, "video": video}

@@ -183,7 +183,7 @@ def test_runner_runs_cross_identity_in_absolute_mode():
     metrics = build_metrics(["l1"], MetricContext(dataset="synthetic", resolution=64), {})
     res = run_benchmark(tiny(), ds, metrics, BenchmarkOptions(max_videos=2, progress=False))
     assert res["same_identity"].mode == "absolute" and res["cross_identity"].mode == "absolute"
-    assert res["cross_identity"].metrics["l1"]["n"] == 2 * 3  # absolute: no trivial frame excluded
+    assert res["cross_identity"].metrics["l1"].n == 2 * 3  # absolute: no trivial frame excluded
 
 
 def test_animate_task_writes_the_seed_figure(tmp_path):

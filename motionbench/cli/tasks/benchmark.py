@@ -2,64 +2,24 @@
 rows, through the protocol runner (:func:`motionbench.eval.runner.run_benchmark`, sharded under torchrun)."""
 from __future__ import annotations
 
-import datetime as _dt
 import logging
-import platform
-import subprocess
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from ... import __version__
 from ...eval.distributed import eval_context, run_benchmark_sharded
 from ...eval.leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from ...eval.results import ResultRecord, markdown_table, write_text_atomic
+from ...eval.results import ResultRecord, markdown_table, provenance, write_text_atomic
 from ...eval.runner import BenchmarkOptions
+from ...eval.stats import DEFAULT_LEVEL
 from ...hub.build import build_dataset, build_model, resolve_device, to_dict
 
 log = logging.getLogger("motionbench")
 
-__all__ = ["run_benchmark_task", "leaderboard_summary", "provenance", "git_hash", "frame_selection"]
-
-
-def git_hash() -> str:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if out.returncode == 0:
-            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True, timeout=5).stdout.strip()
-            return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return "unknown"
-
-
-def provenance(device: torch.device) -> Dict[str, Any]:
-    dev = str(device)
-    if device.type == "cuda":
-        dev += f" ({torch.cuda.get_device_name(device)})"
-    else:
-        dev += f" ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
-    return {"motionbench_version": __version__, "git": git_hash(), "torch": torch.__version__,
-            "python": platform.python_version(), "libraries": library_versions(), "device": dev,
-            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-
-
-def library_versions() -> Dict[str, Optional[str]]:
-    """Versions of every library a metric value depends on (None: not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out: Dict[str, Optional[str]] = {}
-    for dist in ("torch", "torchvision", "numpy", "scikit-image", "scipy", "lpips", "pytorch-fid", "imageio", "pandas"):
-        try:
-            out[dist] = version(dist)
-        except PackageNotFoundError:
-            out[dist] = None
-    return out
+__all__ = ["run_benchmark_task", "leaderboard_summary", "frame_selection"]
 
 
 def frame_selection(b: DictConfig) -> str:
@@ -120,7 +80,7 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         dataset=dataset.describe() | {"name": dataset.name},
         benchmark={"compat": b.compat, "split": b.split, "same_mode": b.same_mode,
                    "cross_mode": results["cross_identity"].mode if "cross_identity" in results else b.cross_mode,
-                   "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": 0.95, "precision": b.precision},
+                   "selection": frame_selection(b), "n_boot": b.n_boot, "ci_level": DEFAULT_LEVEL, "precision": b.precision},
         results={p: r.metrics for p, r in results.items()},
         protocols={p: {"protocol": r.protocol, "mode": r.mode, "frames": r.frames} for p, r in results.items()},
         metric_settings={m.name: m.settings() for m in metrics},
@@ -159,15 +119,12 @@ def _require_defined(results) -> None:
     """No blank leaderboard rows: a protocol where no metric has a finite value (non-finite model output, too
     few frames) is an error. A single metric undefined on every frame (AKD when no joint is found in an
     untrained model's output) is recorded with its undefined-frame count and shown as "not measurable"."""
-    import math
-
     from ...metrics.base import MetricError
 
     for key, r in results.items():
-        bad = {n: m for n, m in r.metrics.items() if not math.isfinite(float("nan" if m.get("value") is None else m["value"]))}
+        bad = {n: m for n, m in r.metrics.items() if not m.defined}
         if bad and len(bad) == len(r.metrics):
-            what = ", ".join(f"{n} ({m.get('n_undefined_frames', '?')} undefined frames, {m.get('n', 0)} defined)"
-                             for n, m in bad.items())
+            what = ", ".join(f"{n} ({m.n_undefined_frames} undefined frames, {m.n} defined)" for n, m in bad.items())
             raise MetricError(f"protocol {key}: no metric has a finite value ({what}) -- non-finite model output "
                               f"or too few frames (frame 0 is not scored); nothing was written")
 
