@@ -100,6 +100,11 @@ def test_help_starts_with_usage_then_config_help(tmp_path):
                  "method.checkpoint=", "official:vox"):
         assert word in head, word
     assert r.stdout.index("usage:") < r.stdout.index("== Configuration groups ==")
+    # every registered method, from the registry; the dataset group lists datasets, not the typed schemas
+    methods = next(line.strip() for line in r.stdout.splitlines() if line.strip().startswith("method="))
+    assert methods == "method=" + "|".join(motionbench.list_animators())
+    groups = r.stdout.split("== Configuration groups ==")[1].split("== Config ==")[0]
+    assert "dataset: folder, mgif, synthetic, taichi, ted, vox\n" in groups and "schema" not in groups
     assert not any(tmp_path.iterdir())
 
 

@@ -46,14 +46,22 @@ tasks (task=...):
   train       train a method on a dataset's train split (resumes from its run directory)
 
 most used overrides:
-  method=lia|fomm|imf|lwgan|crosstrain|identity      dataset=synthetic|vox|taichi|ted|mgif|folder
-  method.checkpoint=auto|official:vox|PATH           dataset.root=DIR  dataset.resolution=256
+  method={methods}
+  dataset={datasets}  dataset.root=DIR  dataset.resolution=256
+  method.checkpoint=auto|official:vox|PATH  (python -m motionbench weights lists the official:TAG checkpoints)
   benchmark.max_videos=N  benchmark.max_frames=N  benchmark.precision=fp32|bf16|fp16  benchmark.save_samples=K
-  animate.resolution=N  animate.mode=relative|absolute  train.max_steps=N  device=auto|cpu|cuda
+  animate.resolution=N  animate.mode=relative|absolute|avd  train.max_steps=N  device=auto|cpu|cuda
   weights.download=true  -m (multirun sweep, e.g. -m method=fomm,lia)  --cfg job (show the composed config)
 
 Each run writes into outputs/<date>/<time>-<task>-<method>-<dataset>/. The config reference follows.
 """
+
+
+def usage() -> str:
+    """:data:`USAGE` with every registered method (plugins included) and every dataset config."""
+    from ..registries import ANIMATORS
+
+    return USAGE.format(methods="|".join(ANIMATORS.names()), datasets="|".join(_group_options("dataset")))
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -130,7 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             print(f"motionbench {__version__}")
             return
         if any(a in ("--help", "-h") for a in argv):
-            print(USAGE)
+            print(usage())
         if argv and argv[0] == "list":
             from .tasks.listing import list_task
 

@@ -4,7 +4,7 @@
 the method / dataset / loss / train / benchmark groups are merged on top of it. Method configs share
 :class:`MethodConfig`'s typed top level (their ``presets`` / ``params`` are free-form official nodes);
 datasets are typed per dataset type (:class:`SyntheticDatasetConfig`, :class:`VideoDatasetConfig`): each
-dataset yaml starts with ``defaults: [<type>_schema, _self_]``.
+dataset yaml starts with ``defaults: [/<type>_dataset_schema@_here_, _self_]``.
 """
 from __future__ import annotations
 
@@ -175,7 +175,8 @@ def register_schemas() -> None:
         return
     cs = ConfigStore.instance()
     cs.store(name="motionbench_schema", node=Config)
-    # dataset yamls start their defaults list with the schema of their type
-    cs.store(group="dataset", name="synthetic_schema", node=SyntheticDatasetConfig)
-    cs.store(group="dataset", name="fomm_layout_schema", node=VideoDatasetConfig)
+    # dataset yamls start their defaults list with the schema of their type (``/<type>_dataset_schema@_here_``);
+    # stored outside the dataset group, so that the group lists datasets only
+    cs.store(name="synthetic_dataset_schema", node=SyntheticDatasetConfig)
+    cs.store(name="fomm_layout_dataset_schema", node=VideoDatasetConfig)
     _registered = True
