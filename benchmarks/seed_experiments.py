@@ -1,4 +1,5 @@
-"""Train the seed experiments with several training seeds: resumable, one run after the other.
+"""Train the LWGAN stabiliser ensembles, the crosstrain γ sweep and the shipped methods with several training
+seeds: resumable, one run after the other.
 
 The runs (tiny presets on the synthetic dataset, one CPU thread each by default):
 

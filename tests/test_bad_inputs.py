@@ -1,4 +1,4 @@
-"""The bad-input corpus (issue 19): every user-fixable mistake gives ONE ``motionbench: error: ...`` line
+"""The bad-input corpus: every user-fixable mistake gives ONE ``motionbench: error: ...`` line
 that names the key / file and the fix, exit status 2, no traceback, and nothing written. Grows with
 each bug. CLI cases run in-process (``motionbench.cli.app.main``); all of them fail before any real work.
 """

@@ -1,4 +1,4 @@
-"""Exact resume (issue 19 item 3): SIGKILL at a random point inside a step, atomic fsynced checkpoints,
+"""Exact resume: SIGKILL at a random point inside a step, atomic fsynced checkpoints,
 stale temp files of killed writers, and a clear refusal to resume from an inference checkpoint."""
 import os
 import random

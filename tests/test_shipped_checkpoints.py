@@ -6,7 +6,7 @@ synthetic metrics that measure motion: every trained method beats ``identity`` o
 puppet pose detector; crosstrain, which has no relative mode, in absolute mode against the floors in
 absolute mode), resolved on fg_l1 and AKD; AKD is defined on every scored frame.
 ``copy_driving`` (perfect pose) brackets same-identity AKD from below. "Resolved" is the paired bootstrap
-of the difference on the same test videos / pairs (DESIGN §6): its 95% interval lies below 0. The checkpoints are inference-only
+of the difference on the same test videos / pairs: its 95% interval lies below 0. The checkpoints are inference-only
 files (no discriminator), at most 12 MB (imf, lwgan, mraa and tpsmm store float16 weights) except tpsmm's
 (see SIZE_LIMIT_MIB).
 """

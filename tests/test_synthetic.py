@@ -1,4 +1,4 @@
-"""The synthetic puppet dataset and its marker detector (DESIGN §5)."""
+"""The synthetic puppet dataset and its marker detector."""
 from __future__ import annotations
 
 import inspect

@@ -1,4 +1,4 @@
-"""The two floors of every leaderboard (DESIGN §6).
+"""The two floors of every leaderboard.
 
 * ``identity`` (copy the source): every output frame is the source image — perfect identity, no motion.
   A method that does not beat it has learned no motion.

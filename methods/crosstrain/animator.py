@@ -1,24 +1,27 @@
-"""``crosstrain``: disentanglement by cross training (LORD-based; seed 003) behind the motionbench contract.
+"""``crosstrain``: disentanglement by cross training (LORD-based) behind the motionbench contract.
+
+Source: the unpublished progress report "Progress Report 1: Disentanglement by Cross Training, Naive Approach" (Nguyen & Koenig, TUM, May 2020);
+equation and figure numbers below are the report's (methods/crosstrain/README.md).
 
 Two encoders of one architecture, E_A (class / identity code, "code A") and E_B (everything else: pose,
 expression, "code B"), and LORD's generator G(code B, AdaIN(code A)) (see :mod:`.networks`). As an
-animator: ``animate(source, driving)_t = G(E_A(source), E_B(driving_t))``. The seed defines no relative
+animator: ``animate(source, driving)_t = G(E_A(source), E_B(driving_t))``. The report defines no relative
 mode, so there is none (``capabilities.relative`` is False; the benchmark runner then runs the
 cross-identity protocol in absolute mode and records that).
 
 Training (one trainer step, batch keys ``source``, ``driving`` = two frames of one video, ``other`` = a
-frame of a different identity; x1 = source, x2 = other), seed notation:
+frame of a different identity; x1 = source, x2 = other), in the report's notation:
 
 - mixed images x̂_{A1,B2} = G(E_A(x1), E_B(x2)), x̂_{A2,B1} = G(E_A(x2), E_B(x1));
 - cycle reconstructions x̂1 = G(E_A(x̂_{A1,B2}), E_B(x̂_{A2,B1})), x̂2 = G(E_A(x̂_{A2,B1}), E_B(x̂_{A1,B2}));
-- ``reconstruction`` (seed eq. 1): |x̂1 − x1| + |x̂2 − x2| (mean L1 each);
-- ``pair_reconstruction`` (the issue's same-video term, not in the seed): |G(E_A(source), E_B(driving)) −
+- ``reconstruction`` (eq. 1): |x̂1 − x1| + |x̂2 − x2| (mean L1 each);
+- ``pair_reconstruction`` (a same-video term, not in the report): |G(E_A(source), E_B(driving)) −
   driving|, exactly the animation the benchmark asks for;
-- ``cycle_a`` (seed eq. 2): ‖E_A(x1) − E_A(x̂_{A1,B2})‖² + ‖E_A(x2) − E_A(x̂_{A2,B1})‖², the identity code of
+- ``cycle_a`` (eq. 2): ‖E_A(x1) − E_A(x̂_{A1,B2})‖² + ‖E_A(x2) − E_A(x̂_{A2,B1})‖², the identity code of
   each original against that of the mixed image that should carry it;
-- ``cycle_b`` (seed eq. 3): ‖E_B(x1) − E_B(x̂_{A2,B1})‖² + ‖E_B(x2) − E_B(x̂_{A1,B2})‖², likewise for code B;
-  both weighted by γ (``loss.gamma``, seed default 0.4) and mean-reduced over code entries;
-- optional GAN (the seed's "next step"): StyleGAN2 discriminator on real frames vs the pair
+- ``cycle_b`` (eq. 3): ‖E_B(x1) − E_B(x̂_{A2,B1})‖² + ‖E_B(x2) − E_B(x̂_{A1,B2})‖², likewise for code B;
+  both weighted by γ (``loss.gamma``, the report's 0.4) and mean-reduced over code entries;
+- optional GAN (the report's "next step"): StyleGAN2 discriminator on real frames vs the pair
   reconstruction and both mixed images (``generator_gan`` > 0; 0 by default).
 """
 from __future__ import annotations
@@ -56,7 +59,7 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
                  chunk_size: int = 16) -> None:
         super().__init__()
         self.init_inference(chunk_size, size=size)
-        # E_A: class (identity) code; E_B: content (pose, expression) code; same architecture (seed §2)
+        # E_A: class (identity) code; E_B: content (pose, expression) code; same architecture (report §2)
         self.encoder_a = CodeEncoder(size, class_dim, encoder_base_channels, encoder_max_channels)
         self.encoder_b = CodeEncoder(size, content_dim, encoder_base_channels, encoder_max_channels)
         self.modulation = Modulation(class_dim, n_adain_layers, adain_dim)
@@ -75,7 +78,7 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
         return self.generator(code_b, self.modulation(code_a))
 
     def cross(self, x1: Tensor, x2: Tensor, driving: Optional[Tensor] = None, cycle: bool = True) -> Dict[str, Tensor]:
-        """The seed's cross-training forward for image pairs (x1, x2), batched: codes of the originals
+        """The report's cross-training forward for image pairs (x1, x2), batched: codes of the originals
         (``a1``, ``a2``, ``b1``, ``b2``), mixed images ``mixed_12`` = x̂_{A1,B2}, ``mixed_21`` = x̂_{A2,B1},
         codes of the mixed images (``a_mixed_12``, ``a_mixed_21``, ``b_mixed_12``, ``b_mixed_21``) and cycle
         reconstructions ``cycle_1`` = x̂1, ``cycle_2`` = x̂2 (``cycle``). With ``driving`` (a frame of x1's
@@ -117,7 +120,7 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
     def animate_state(self, state: SourceState, driving: Tensor, *, mode: str,
                       driving_ref: Optional[Tensor]) -> Tensor:
         if mode != "absolute":  # the base class already refuses relative mode; keep the guard local too
-            raise NotImplementedError("crosstrain has no relative mode (the seed defines G(E_A(source), E_B(driving)) only)")
+            raise NotImplementedError("crosstrain has no relative mode (the method defines G(E_A(source), E_B(driving)) only)")
         b, t = driving.shape[:2]
         frames = driving.reshape(b * t, *driving.shape[2:])
         self._check_size(frames, "driving")
@@ -131,7 +134,7 @@ class CrossTrainAnimator(Adversarial, ChunkedInference, Animator):
 
     @torch.no_grad()
     def visualize(self, source: Tensor, driving: Tensor) -> np.ndarray:
-        """The seed's plot layout (its figure 4) as an H×W×3 uint8 image: for every driving frame one
+        """The report's plot layout (its figure 4) as an H×W×3 uint8 image: for every driving frame one
         2-column panel, x1 = source, x2 = driving frame; rows x_{A1,B1} x_{A2,B2} / x̂_{A1,B2} x̂_{A2,B1} /
         x̂1 x̂2. ``source`` 1×3×H×W (or one per driving frame), ``driving`` N×3×H×W or 1×N×3×H×W."""
         from motionbench.files.media import image_grid

@@ -1,4 +1,4 @@
-"""Cross-training objective (eq. 4 of the cross-training report, methods/crosstrain/README.md):
+"""Cross-training objective (eq. 4 of the cross-training report, see :mod:`.animator`):
 L = L_rec + γ·(L_cyc,E_A + L_cyc,E_B), plus the same-video reconstruction and an optional GAN term; the module
 docstring of :mod:`.animator` defines every term. Loss config keys (``conf/loss/crosstrain.yaml``):
 ``reconstruction``, ``pair_reconstruction``, ``gamma``, ``cycle_a``, ``cycle_b``, ``perceptual`` (0 by default),

@@ -1,12 +1,12 @@
 """Networks of the cross-training animator: the two code encoders and the LORD generator.
 
-Encoder (seed §2, after Mokady et al., "Mask Based Unsupervised Content Transfer"): [Conv, BatchNorm,
+Encoder (report §2, after Mokady et al., "Mask Based Unsupervised Content Transfer"): [Conv, BatchNorm,
 LeakyReLU] blocks. ``log2(size) - 2`` stride-2 blocks (4×4 kernels) bring the image to 4×4; one last
 block with a 4×4 valid convolution maps that to a 1×1 map of ``code_dim`` channels, the code. At 128×128
-that is the seed's six blocks; at 64×64 five.
+that is the report's six blocks; at 64×64 five.
 
 Generator: LORD's (Gabbay & Hoshen, ICLR 2020; ``avivga/lord-pytorch`` ``model/modules.py``) with the
-seed's one change (equal code sizes). The content code (our code B) goes through three dense layers with
+report's one change (equal code sizes). The content code (our code B) goes through three dense layers with
 LeakyReLU to ``adain_dim × h0 × w0`` (h0 = size / 2^n_adain_layers: 8 for 4 layers at 128, 3 layers at
 64); then ``n_adain_layers`` × [nearest Upsample ×2, 3×3 Conv, LeakyReLU, AdaIN], every AdaIN taking a
 per-channel (bias, weight) pair from its own dense layer on the class code (our code A, LORD's

@@ -3,7 +3,7 @@
 State dict and maths equal the official ``modules/keypoint_detector.py`` (``predictor.*``, ``kp.*``,
 ``jacobian.*``, ``down.weight``). ``pad`` is the padding of the 7×7 heads: the official configs use 0, so the
 heatmap is 6 pixels smaller than the (downsampled) input while its coordinates are read as if it covered
-it; small presets choose ``pad: 3`` (DESIGN §8).
+it; small presets choose ``pad: 3``, so that the heatmaps of their small inputs cover the whole input.
 """
 from __future__ import annotations
 

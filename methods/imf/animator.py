@@ -1,6 +1,6 @@
 """``imf``: Implicit Motion Function (Gao et al., CVPR 2024) behind the motionbench contract.
 
-IMF has no public code; the network follows the paper and its supplementary material (seed document 004):
+IMF has no public code; the network follows the paper and its supplementary material:
 dense feature encoder E_F, latent token encoder E_T, latent token decoder IMF_D (StyleGAN2 synthesis from a
 constant, token as style), implicit motion alignment IMF_A (cross-attention + transformer blocks) per
 scale, frame decoder D_F — see :mod:`.generator`. Constructor arguments (no official names exist):

@@ -1,7 +1,7 @@
 """Compose the config once before ``hydra.main`` runs, so that Hydra's own errors (misspelt keys, values of
 the wrong type, unknown config options, override syntax) reach the user as one ``motionbench: error:``
 line naming the key and the fix -- with "did you mean" for misspelt keys -- instead of Hydra's
-multi-line message and exit status 1 (issue 19).
+multi-line message and exit status 1.
 
 Composition is Hydra's (``hydra.compose`` on the same config module); this module only translates its
 exceptions. Multirun sweeps are checked per swept value.

@@ -1,4 +1,4 @@
-"""Config checks run before any work (issue 19): every value a user can get wrong is refused up front with
+"""Config checks run before any work: every value a user can get wrong is refused up front with
 one message naming the key, the bad value and the fix, instead of a ZeroDivisionError mid-run, a blank
 leaderboard row, or a write error after the whole benchmark has run.
 """

@@ -1,4 +1,4 @@
-"""The Animator contract every method implements (DESIGN §3).
+"""The Animator contract every method implements.
 
 Images are float tensors in [0, 1]: sources B×3×H×W, driving clips B×T×3×H×W (a single driving frame
 B×3×H×W is accepted too). The output has the shape of ``driving``. A method working in [-1, 1]

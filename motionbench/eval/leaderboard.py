@@ -1,4 +1,4 @@
-"""The leaderboard CSV (DESIGN §7): rows from a results record, concurrent-safe appends, reading.
+"""The leaderboard CSV: rows from a results record, concurrent-safe appends, reading.
 
 One row per run and protocol (and animation mode: the floors are scored in every cross-identity mode):
 ``method, checkpoint, dataset, protocol``; per metric its value and 95% bootstrap interval

@@ -1,4 +1,4 @@
-"""The benchmark runner: both protocols of DESIGN §6 for any registered animator on any dataset.
+"""The benchmark runner: the two protocols, for any registered animator on any dataset.
 
 * ``same_identity`` (FOMM ``reconstruction.py`` semantics): source = frame 0 of a test video, every
   frame drives and is also the target; absolute mode by default.

@@ -1,4 +1,4 @@
-"""Bootstrap confidence intervals over videos (DESIGN §6): one row's interval, and paired differences.
+"""Bootstrap confidence intervals over videos: one row's interval, and paired differences.
 
 Test sets in this field are small (8 synthetic test videos, ~100-300 real ones) and videos differ far more
 than frames within a video, so the resampling unit is the *video*: a bootstrap sample draws videos with

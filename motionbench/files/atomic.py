@@ -1,4 +1,4 @@
-"""Atomic, verified output files: nothing half-written, nothing silently broken (issue 19).
+"""Atomic, verified output files: nothing half-written, nothing silently broken.
 
 Every output (checkpoint, results.json, CSV, PNG grid, video) goes through :func:`atomic_output`: it is
 written to a temporary file in the destination folder, flushed and fsynced, **verified** by a

@@ -1,6 +1,6 @@
 """A video file written atomically and verified: frames stream into a temporary file, which is re-opened
-and its frames counted before it is renamed into place (issue 19: libx264 refused an odd frame size and a
-0-byte mp4 was reported as success). Codecs that need even sizes get frames padded by one edge pixel,
+and its frames counted before it is renamed into place (libx264 refuses an odd frame size; unchecked, that
+leaves a 0-byte mp4 that looks written). Codecs that need even sizes get frames padded by one edge pixel,
 with a warning that says so.
 """
 from __future__ import annotations

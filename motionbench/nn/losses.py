@@ -1,6 +1,6 @@
 """Loss building blocks shared by every method: GAN objectives, feature matching, perceptual pyramids.
 
-GAN losses take ``real_label`` so that the trainer's one-sided label smoothing (seed 001) applies to any
+GAN losses take ``real_label`` so that the trainer's one-sided label smoothing (Salimans et al., NeurIPS 2016) applies to any
 method that uses them. The VGG19 pyramid perceptual loss (FOMM / LIA / IMF / LWGAN) needs ImageNet
 weights, resolved offline through :mod:`motionbench.hub.weights`; :class:`PixelPyramidL1` is the
 weight-free substitute the synthetic presets use, so training works on a machine that never

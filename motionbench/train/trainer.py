@@ -1,8 +1,8 @@
-"""The shared trainer (DESIGN §8): one loop for every method's ``generator_losses`` / ``discriminator_losses``.
+"""The shared trainer: one loop for every method's ``generator_losses`` / ``discriminator_losses``.
 
 Per step: a generator step on the sum of the method's weighted loss terms, then (adversarial methods
 with a non-zero discriminator weight) a discriminator step on its terms plus the trainer's gradient
-penalty. GAN stabilisers of seed 001 are config switches every method gets: TTUR (separate G / D
+penalty. The GAN stabilisers are config switches every method gets: TTUR (separate G / D
 learning rates), spectral norm on D, R1 / WGAN-GP gradient penalty, one-sided label smoothing (passed to
 the method's GAN losses through ``loss_cfg``). Checkpoints are atomic and hold everything needed for an
 exact resume (model, optimisers, schedulers, AMP scaler, step, RNG states, resolved config).

@@ -1,4 +1,4 @@
-"""crosstrain (seed 003): architecture, the seed's cross-training terms, animate / visualize, trainer and runner."""
+"""crosstrain: architecture, the cross-training terms, animate / visualize, trainer and runner."""
 from __future__ import annotations
 
 import imageio.v2 as imageio
@@ -46,7 +46,7 @@ def test_registered_with_other_input_and_absolute_only():
 
 
 def test_paper_architecture():
-    """Seed §2: 6 [Conv, BN, LeakyReLU] blocks 3×128×128 -> 256; LORD G: code B -> 256×8×8, 4 AdaIN blocks."""
+    """The report's §2: 6 [Conv, BN, LeakyReLU] blocks 3×128×128 -> 256; LORD G: code B -> 256×8×8, 4 AdaIN blocks."""
     enc = CodeEncoder(128, 256)
     assert len(enc.blocks) == 6
     for block in enc.blocks:
@@ -98,7 +98,7 @@ def test_cross_wiring_matches_the_seed_notation():
         torch.testing.assert_close(out["cycle_1"], g(ea(m12), eb(m21)), atol=1e-5, rtol=0)
         torch.testing.assert_close(out["cycle_2"], g(ea(m21), eb(m12)), atol=1e-5, rtol=0)
         torch.testing.assert_close(out["prediction"], g(ea(x1), eb(drv)), atol=1e-5, rtol=0)
-        # the loss terms are exactly seed eqs. 1-3 (+ the same-video term), mean-reduced, γ-weighted
+        # the loss terms are exactly the report's eqs. 1-3 (+ the same-video term), mean-reduced, γ-weighted
         batch = {"source": x1, "driving": drv, "other": x2}
         losses, generated = model.generator_losses(batch, loss_cfg(gamma=1.5, cycle_b=2.0))
     assert set(losses) == {"pair_reconstruction", "reconstruction", "cycle_a", "cycle_b"}
@@ -195,4 +195,4 @@ def test_animate_task_writes_the_seed_figure(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "no relative mode: animating in absolute mode" in r.stdout + r.stderr
     fig = imageio.imread(out.with_name("anim_crosstrain.png"))
-    assert fig.shape == (3 * 66 + 2, 2 * (2 * 66 + 2) + 8, 3)  # frames 0 and T/2, seed layout each
+    assert fig.shape == (3 * 66 + 2, 2 * (2 * 66 + 2) + 8, 3)  # frames 0 and T/2, the report's layout each
