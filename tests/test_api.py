@@ -8,21 +8,12 @@ from PIL import Image
 import motionbench
 from motionbench.registries import ANIMATORS
 
+from helpers.methods import clip, tiny
+
 METHODS = motionbench.list_animators()
 
 
-def tiny(name):
-    preset = "tiny" if "tiny" in ANIMATORS.get(name).presets() else None
-    torch.manual_seed(0)
-    return motionbench.create_animator(name, preset=preset)
-
-
-def clip(b=1, t=2, s=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(b, 3, s, s, generator=g), torch.rand(b, t, 3, s, s, generator=g)
-
-
-# ---------------------------------------------------------------------------------------- item 1: inference
+# ---------------------------------------------------------------------------------------- inference
 @pytest.mark.parametrize("name", METHODS)
 def test_create_and_load_give_eval_mode(name, tmp_path):
     model = tiny(name)
@@ -38,7 +29,7 @@ def test_animate_is_repeatable_and_leaves_state_alone(name):
     model = tiny(name).train()
     flags = {n: m.training for n, m in model.named_modules()}
     buffers = {n: b.clone() for n, b in model.named_buffers()}
-    src, drv = clip()
+    src, drv = clip(1, 2)
     a = model.animate(src, drv)
     b = model.animate(src, drv)
     assert torch.equal(a, b)
@@ -54,7 +45,7 @@ def test_batchnorm_statistics_are_really_at_stake():
     model = tiny("fomm").train()
     before = {n: b.clone() for n, b in model.named_buffers() if "running_mean" in n}
     assert before
-    src, _ = clip()
+    src, _ = clip(1, 2)
     with torch.no_grad():
         model.kp_detector(src)
     assert any(not torch.equal(b, before[n]) for n, b in model.named_buffers() if n in before)
@@ -72,7 +63,7 @@ def test_trainer_switches_to_train_mode(tmp_path):
     assert model.training
 
 
-# ---------------------------------------------------------------------------------------- item 2: inputs
+# ---------------------------------------------------------------------------------------- inputs
 @pytest.fixture(scope="module")
 def fomm():
     return tiny("fomm")
@@ -120,7 +111,7 @@ def test_media_are_resized_to_the_working_resolution(fomm, tmp_path):
     video = [(rng.random((80, 80, 3)) * 255).astype(np.uint8) for _ in range(4)]
     imageio.mimwrite(tmp_path / "d.mp4", video, fps=10, macro_block_size=1)
     assert fomm.animate(big, str(tmp_path / "d.mp4"), size=64).shape == (4, 3, 64, 64)
-    src, _ = clip()
+    src, _ = clip(1, 2)
     assert fomm.animate(src, str(tmp_path / "d.mp4")).shape == (1, 4, 3, 64, 64)  # media follow a tensor's size
 
 
@@ -168,7 +159,7 @@ def test_helpers_load_save_round_trip(tmp_path, files):
     assert not (tmp_path / "empty.mp4").exists()
 
 
-# ---------------------------------------------------------------------------------------- item 8: precision
+# ---------------------------------------------------------------------------------------- precision
 class FullPrecisionOnly(motionbench.Animator):
     name = "fp32only"
     capabilities = motionbench.Capabilities(trainable=False)
@@ -181,7 +172,7 @@ class FullPrecisionOnly(motionbench.Animator):
 
 
 def test_half_precision_is_refused_clearly_where_unsupported():
-    src, drv = clip()
+    src, drv = clip(1, 2)
     with pytest.raises(ValueError, match="does not support half precision"):
         FullPrecisionOnly().animate(src, drv, dtype=torch.bfloat16)
     half_capable = [m for m in METHODS if ANIMATORS.get(m).capabilities.half_precision]
@@ -196,7 +187,7 @@ def test_half_precision_is_refused_clearly_where_unsupported():
 @pytest.mark.parametrize("name", [m for m in METHODS if ANIMATORS.get(m).capabilities.half_precision])
 def test_bf16_on_cpu_is_close_to_fp32(name):
     model = tiny(name)
-    src, drv = clip()
+    src, drv = clip(1, 2)
     ref = model.animate(src, drv)
     out = model.animate(src, drv, dtype=torch.bfloat16)
     assert out.dtype == torch.float32 and out.shape == ref.shape
@@ -208,7 +199,7 @@ def test_bf16_on_cpu_is_close_to_fp32(name):
     assert torch.equal(model.animate(src, drv), ref)
 
 
-# ---------------------------------------------------------------------------------------- items 4-5: training records
+# ---------------------------------------------------------------------------------------- training records
 def test_checkpoints_record_what_they_were_trained_on_and_losses_show_from_step_one(tmp_path, monkeypatch):
     from motionbench.train import trainer as trainer_module
     from motionbench.train.trainer import Trainer

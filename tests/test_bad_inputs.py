@@ -23,18 +23,11 @@ from motionbench.files.atomic import OutputError
 from motionbench.eval.leaderboard import LeaderboardError, append_leaderboard, read_leaderboard
 from motionbench.registries import ANIMATORS
 
+from helpers.cli import cli_error
+
 
 def _cli(argv, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("MOTIONBENCH_DEBUG", raising=False)
-    with pytest.raises(SystemExit) as exc:
-        main([*argv, f"hydra.run.dir={tmp_path / 'run'}"])
-    err = capsys.readouterr().err
-    lines = [ln for ln in err.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if ln.startswith("motionbench: error:")]
-    assert exc.value.code == 2, err
-    assert "Traceback" not in err and len(errors) == 1, err
-    return errors[0]
+    return cli_error(argv, tmp_path, monkeypatch, capsys, run_dir=tmp_path / "run")
 
 
 # (overrides, what the one line must say) -- composition and value errors, all caught before any work

@@ -13,6 +13,8 @@ from motionbench.eval.distributed import shard
 from motionbench.metrics import MetricContext
 from motionbench.metrics.fid import FID, KID
 from motionbench.eval.runner import Collected, _Series
+
+from helpers.cli import free_port
 from motionbench.testing import write_random_metric_weights
 from test_metrics_sets import CountingFeatures, _batches
 
@@ -64,6 +66,7 @@ def _results(run_dir):
         return rec, list(csv.DictReader(f))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_equal_one_process(tmp_path):
     """method=identity on 2 videos x 4 frames + 2 pairs with frame, keypoint and set metrics."""
     write_random_metric_weights(tmp_path / "torch")
@@ -74,7 +77,7 @@ def test_torchrun_two_processes_equal_one_process(tmp_path):
     runs = {}
     for name, launcher in [("one", [sys.executable, "-m", "motionbench"]),
                            ("two", [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2",
-                                    "--master_port=29519", "-m", "motionbench"])]:
+                                    f"--master_port={free_port()}", "-m", "motionbench"])]:
         out = tmp_path / name
         out.mkdir()
         r = subprocess.run([*launcher, *common, f"hydra.run.dir={out / 'run'}", f"benchmark.fid_cache={out / 'fid'}",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from plugins import run_cli
+from helpers.cli import run_cli
 
 SLURM_EXAMPLE = ["hydra/launcher=submitit_slurm", "hydra.launcher.partition=gpu", "hydra.launcher.gpus_per_node=1",
                  "hydra.launcher.tasks_per_node=1", "hydra.launcher.cpus_per_task=8", "hydra.launcher.mem_gb=32",
@@ -35,6 +35,7 @@ def test_slurm_example_composes():
         _compose([*SLURM_EXAMPLE, "hydra.launcher.gpus_per_nod=1"])
 
 
+@pytest.mark.slow
 def test_joblib_sweep_runs_jobs_in_parallel_processes(tmp_path):
     pytest.importorskip("hydra_plugins.hydra_joblib_launcher",
                         reason="hydra-joblib-launcher is not installed: pip install 'motionbench[joblib]'")

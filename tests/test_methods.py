@@ -3,30 +3,18 @@ import pytest
 import torch
 
 import motionbench
-from motionbench.core.config import load_conf_yaml
 from motionbench.registries import ANIMATORS
+
+from helpers.methods import clip, loss_cfg
+from helpers.methods import tiny as build
 
 METHODS = [m for m in motionbench.list_animators()]
 
 
-def build(name):
-    cls = ANIMATORS.get(name)
-    preset = "tiny" if "tiny" in cls.presets() else None
-    torch.manual_seed(0)
-    return cls.build(preset)
-
-
-def loss_cfg(name):
-    cfg = dict(load_conf_yaml(f"loss/{name}.yaml"))
-    cfg["perceptual_kind"] = "pixel"  # weight-free (tests never download)
-    if "generator_gan" in cfg:
-        cfg["generator_gan"] = 1.0  # exercise the adversarial path too
-    return cfg
-
-
-def clip(b=2, t=3, s=64, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return torch.rand(b, 3, s, s, generator=g), torch.rand(b, t, 3, s, s, generator=g)
+def train_cfg(name):
+    """The loss config with the adversarial path on wherever the method has one."""
+    cfg = loss_cfg(name)
+    return {**cfg, "generator_gan": 1.0} if "generator_gan" in cfg else cfg
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -52,7 +40,7 @@ def test_gradients_reach_every_parameter(name):
     model = build(name).train()
     src, drv = clip(t=1)
     batch = {"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}
-    cfg = loss_cfg(name)
+    cfg = train_cfg(name)
     losses, generated = model.generator_losses(batch, cfg)
     total = sum(losses.values())
     assert torch.isfinite(total)
@@ -138,7 +126,7 @@ def test_one_error_for_a_model_without_its_discriminator(name):
                                          f"model was built without one; set loss.generator_gan=0 or build it with"):
         model.discriminator_logits(src, {"source": src, "driving": drv[:, 0]}, {})
     with pytest.raises(ValueError, match="loss.generator_gan=1 needs a discriminator"):
-        model.generator_losses({"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}, loss_cfg(name))
+        model.generator_losses({"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}, train_cfg(name))
 
 
 def test_adversarial_capability_needs_the_mixin():
@@ -158,13 +146,13 @@ def test_trainer_gan_defaults_and_gradient_penalty(name, tmp_path):
 
     src, drv = clip(t=1)
     batch = {"source": src, "driving": drv[:, 0], "other": clip(seed=1)[0]}
-    bare = {k: v for k, v in loss_cfg(name).items() if k not in ("generator_gan", "discriminator_gan", "gan_kind")}
+    bare = {k: v for k, v in train_cfg(name).items() if k not in ("generator_gan", "discriminator_gan", "gan_kind")}
     model = build(name).train()
     trainer = Trainer(model, bare, {"max_steps": 2}, {}, tmp_path / "bare", torch.device("cpu"))
     assert trainer.adversarial == (float(model.gan_defaults["generator_gan"]) > 0)
     logs = trainer.train_step(batch)
     assert ("d/disc_gan" in logs) == trainer.adversarial and ("g/gen_gan" in logs) == trainer.adversarial
-    gp = dict(loss_cfg(name), gradient_penalty={"type": "wgan-gp", "weight": 1.0})
+    gp = dict(train_cfg(name), gradient_penalty={"type": "wgan-gp", "weight": 1.0})
     trainer = Trainer(build(name).train(), gp, {"max_steps": 2}, {}, tmp_path / "gp", torch.device("cpu"))
     logs = trainer.train_step(batch)
     assert "d/gradient_penalty" in logs and all(torch.isfinite(torch.tensor(v)) for v in logs.values())

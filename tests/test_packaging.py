@@ -5,10 +5,13 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLED_AS = {"motionbench": "motionbench", "methods": "motionbench/methods", "conf": "motionbench/conf"}
 
 
+@pytest.mark.slow
 def test_wheel_contains_every_package_methods_and_configs(tmp_path):
     # built from a copy: setuptools' build/ folder would otherwise stay in the checkout, stale files and all
     src = tmp_path / "src"

@@ -102,14 +102,11 @@ def test_checkpoint_auto_in_the_api_is_the_committed_synthetic_one():
     assert model.trained_on == {"dataset": "synthetic", "resolution": 64} and not model.training
 
 
-def test_cli_missing_official_checkpoint_is_one_error_line(tmp_path):
-    from plugins import plugin_env, run_cli
+def test_cli_missing_official_checkpoint_is_one_error_line(tmp_path, offline_torch_home, monkeypatch, capsys):
+    from helpers.cli import cli_error
 
-    env = dict(plugin_env(tmp_path), TORCH_HOME=str(tmp_path / "torch_home"))
-    r = run_cli(["method=lia", "method.checkpoint=official:vox"], cwd=tmp_path, env=env)
-    assert r.returncode == 2 and "Traceback" not in r.stderr
-    line = r.stderr.strip().splitlines()[-1]
+    line = cli_error(["method=lia", "method.checkpoint=official:vox"], tmp_path, monkeypatch, capsys)
     assert line.startswith("motionbench: error: official checkpoint lia:vox not found at ")
-    assert str(tmp_path / "torch_home" / "hub" / "checkpoints" / "motionbench" / "lia" / "vox.pt") in line
+    assert str(offline_torch_home / "hub" / "checkpoints" / "motionbench" / "lia" / "vox.pt") in line
     assert "https://drive.google.com/drive/folders/" in line
     assert not (tmp_path / "outputs").exists()

@@ -38,6 +38,7 @@ def test_bad_lazy_entry_names_target():
         reg.get("broken")
 
 
+@pytest.mark.slow
 def test_import_is_cheap():
     code = "import sys, motionbench; bad=[m for m in ('torchvision','lpips','pytorch_fid','face_alignment','hydra','pandas','skimage') if m in sys.modules]; print(bad)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from motionbench.eval.leaderboard import append_leaderboard, load_latest
-from motionbench.eval.report import compare, latex, main, markdown, plot
+from motionbench.eval.report import compare, figure, latex, main, markdown, plot
 
 VIDEOS = [f"test_{i:04d}#00" for i in range(8)]
 
@@ -62,9 +62,27 @@ def test_latex_marks_the_best_value(board):
 
 
 def test_plot_writes_one_panel_per_protocol_and_mode(board, tmp_path):
+    """Columns: cross-identity relative and absolute mode; rows: l1 and akd; one bar per row of that section,
+    best at the top, unmeasurable values named; written as a PNG of the figure's size."""
+    import imageio.v3 as iio
+    import matplotlib.pyplot as plt
+
     df, metrics = load_latest(board)
+    fig = figure(df, ["l1", "akd"])
+    axes = [ax for ax in fig.axes if ax.has_data()]
+    assert len(axes) == 2 * 2
+    grid = np.array(fig.axes).reshape(2, 2)  # rows: metrics, columns: protocol × mode
+    assert [ax.get_title() for ax in grid[0]] == ["cross-identity, relative mode", "cross-identity, absolute mode"]
+    assert [ax.get_xlabel() for ax in grid[:, 0]] == ["l1 (lower is better)", "akd (lower is better)"]
+    l1_relative = [t.get_text() for t in grid[0, 0].get_yticklabels()]
+    assert len(l1_relative) == len(grid[0, 0].patches) == 5 and l1_relative[-1] == "fomm"  # best at the top
+    akd_relative = [t.get_text() for t in grid[1, 0].get_yticklabels()]
+    assert "erased (not measurable)" in akd_relative and "blurry (not measurable)" in akd_relative
+    assert [t.get_text() for t in grid[0, 1].get_yticklabels()] == ["identity"]
+    width, height = (fig.get_size_inches() * 110).round().astype(int)
+    plt.close(fig)
     out = plot(df, ["l1", "akd"], tmp_path / "p.png")
-    assert out.stat().st_size > 10_000
+    assert iio.imread(out).shape[:2] == (height, width)
 
 
 def test_paired_comparison(board, capsys):

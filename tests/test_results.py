@@ -4,6 +4,8 @@ import json
 import math
 import multiprocessing as mp
 
+import pytest
+
 from motionbench.eval.leaderboard import append_leaderboard, read_leaderboard
 from motionbench.eval.results import write_json_atomic
 
@@ -14,6 +16,7 @@ def _writer(path, worker, rows):
                                    "protocol": "same_identity", "l1": 0.1 * worker + i, f"extra{worker}": i}])
 
 
+@pytest.mark.slow
 def test_concurrent_appends_keep_every_row(tmp_path):
     path = tmp_path / "board.csv"
     ctx = mp.get_context("spawn")

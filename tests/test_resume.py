@@ -49,6 +49,7 @@ def _step_of(path: Path) -> int:
     return int(path.stem.split("-")[1])
 
 
+@pytest.mark.slow
 def test_sigkill_inside_a_step_resumes_bitwise(tmp_path):
     env = _env()
     ref = subprocess.run(_fomm_cmd(tmp_path / "ref"), env=env, capture_output=True, text=True, timeout=900)

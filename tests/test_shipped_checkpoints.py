@@ -62,6 +62,7 @@ def test_every_trained_method_with_a_committed_checkpoint():
         assert path.stat().st_size <= limit * 2**20, f"{path.name} is over {limit} MiB"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CHECKPOINTS, ids=[p.name for p in CHECKPOINTS])
 def test_checkpoint_beats_identity(path, floors):
     model = motionbench.create_animator(path.name[: -len("-synthetic64.pt")], checkpoint=str(path))

@@ -14,7 +14,7 @@ import torch
 from motionbench.train.optim import make_scheduler
 from motionbench.train.trainer import Trainer, TrainingDiverged, latest_checkpoint
 from plugin_src.mbplugin import BlendNet
-from plugins import install_plugin, plugin_env
+from helpers.cli import free_port, install_plugin, plugin_env
 
 TESTS = Path(__file__).parent
 
@@ -79,6 +79,7 @@ def _train_cmd(run_dir, steps):
             "+loss.discriminator_gan=1.0", "hydra.run.dir=" + str(run_dir / "hydra")]
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     root = install_plugin(tmp_path / "site")
     env = plugin_env(root)
@@ -110,12 +111,13 @@ def test_resume_after_sigkill_matches_uninterrupted(tmp_path):
     assert list((tmp_path / "ref" / "samples").glob("*.png"))  # the final sample grid
 
 
+@pytest.mark.slow
 def test_ddp_two_processes_gloo_replicas_identical_and_equal_single_process(tmp_path):
     """torchrun, 2 gloo processes, DistributedDataParallel on the G and D steps (GAN + R1): the replicas end
     identical (parameters and buffers), and without BatchNorm (whose statistics are per-rank) the result
     equals one process trained on the same global batches."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(TESTS))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={free_port()}",
            str(TESTS / "ddp_worker.py"), str(tmp_path / "ddp")]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -22,7 +22,7 @@ from .leaderboard import NONCOMPARABLE, load_latest, metric_directions, row_resu
 from .results import format_value, write_text_atomic
 from .stats import paired_bootstrap
 
-__all__ = ["markdown", "latex", "plot", "compare", "main", "cell", "sections"]
+__all__ = ["markdown", "latex", "plot", "figure", "compare", "main", "cell", "sections"]
 
 NOT_MEASURABLE = "not measurable"
 
@@ -107,8 +107,19 @@ def latex(df, metrics: Sequence[str]) -> str:
 
 
 def plot(df, metrics: Sequence[str], path: Path, floors: Sequence[str] = ("identity", "copy_driving")) -> Path:
-    """A grid of horizontal bar charts: one column per protocol × mode, one row per metric; bars sorted
-    best at the top, 95% intervals as error bars, floors in grey, unmeasurable values marked."""
+    """:func:`figure` written to the PNG ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(df, metrics, floors)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def figure(df, metrics: Sequence[str], floors: Sequence[str] = ("identity", "copy_driving")):
+    """A grid of horizontal bar charts (a matplotlib Figure): one column per dataset × protocol × mode, one row per
+    metric; bars sorted best at the top, 95% intervals as error bars, floors in grey, unmeasurable values marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,10 +159,7 @@ def plot(df, metrics: Sequence[str], path: Path, floors: Sequence[str] = ("ident
     fig.suptitle(", ".join(dict.fromkeys(df["dataset"])) + " — bars: value, whiskers: 95% bootstrap interval "
                  "over videos, grey: floors", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / fig.get_figheight()))  # room for the title above the panels
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def _select(df, spec: str):

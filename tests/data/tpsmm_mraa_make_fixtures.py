@@ -2,7 +2,7 @@
 
 Run once by hand (``python tests/data/tpsmm_mraa_make_fixtures.py <reference folder>``); the tests only read
 the copies. The state dicts are not copied (12 MB each): they follow the fixtures' documented weight rule
-(tests/methods/weight_rule.py), and the tests rebuild them and check them against the stored per-key checksums.
+(tests/helpers/parity.py), and the tests rebuild them and check them against the stored per-key checksums.
 Everything else (config, inputs, every per-mode output, meta) is kept as it is.
 """
 from __future__ import annotations

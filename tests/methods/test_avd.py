@@ -5,7 +5,7 @@ import torch
 import motionbench
 from motionbench.eval.runner import effective_cross_mode
 from motionbench.train.trainer import Trainer
-from weight_rule import loss_cfg
+from helpers.methods import loss_cfg
 
 
 @pytest.mark.parametrize("name,terms", [("tpsmm", {"g/rec_kp"}), ("mraa", {"g/rec_shift", "g/rec_affine"})])

@@ -7,7 +7,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from motionbench.core.config import load_conf_yaml
 from motionbench.data.synthetic import SyntheticDataset
 from motionbench.metrics import build_metrics
 from motionbench.metrics.base import MetricContext
@@ -18,7 +17,8 @@ from motionbench.eval.runner import BenchmarkOptions, run_benchmark
 from motionbench.train.data import FramePairDataset
 from motionbench.train.trainer import Trainer
 
-from plugins import run_cli, write_clip
+from helpers.cli import run_cli, write_clip
+from helpers.methods import loss_cfg
 
 
 def tiny(seed: int = 0, **overrides) -> CrossTrainAnimator:
@@ -28,10 +28,6 @@ def tiny(seed: int = 0, **overrides) -> CrossTrainAnimator:
 
 def images(n: int, seed: int, s: int = 64) -> torch.Tensor:
     return torch.rand(n, 3, s, s, generator=torch.Generator().manual_seed(seed))
-
-
-def loss_cfg(**overrides):
-    return {**load_conf_yaml("loss/crosstrain.yaml"), **overrides}
 
 
 def test_registered_with_other_input_and_absolute_only():
@@ -100,7 +96,7 @@ def test_cross_wiring_matches_the_seed_notation():
         torch.testing.assert_close(out["prediction"], g(ea(x1), eb(drv)), atol=1e-5, rtol=0)
         # the loss terms are exactly the report's eqs. 1-3 (+ the same-video term), mean-reduced, γ-weighted
         batch = {"source": x1, "driving": drv, "other": x2}
-        losses, generated = model.generator_losses(batch, loss_cfg(gamma=1.5, cycle_b=2.0))
+        losses, generated = model.generator_losses(batch, loss_cfg("crosstrain", gamma=1.5, cycle_b=2.0))
     assert set(losses) == {"pair_reconstruction", "reconstruction", "cycle_a", "cycle_b"}
     torch.testing.assert_close(losses["pair_reconstruction"], (out["prediction"] - drv).abs().mean())
     torch.testing.assert_close(losses["reconstruction"],
@@ -110,12 +106,12 @@ def test_cross_wiring_matches_the_seed_notation():
     torch.testing.assert_close(losses["cycle_b"], 3.0 * ((eb(x1) - eb(m21)).pow(2).mean()
                                                          + (eb(x2) - eb(m12)).pow(2).mean()), atol=1e-5, rtol=1e-4)
     assert set(generated) >= {"prediction", "mixed_12", "mixed_21"}
-    no_cycle, _ = model.generator_losses(batch, loss_cfg(gamma=0.0))
+    no_cycle, _ = model.generator_losses(batch, loss_cfg("crosstrain", gamma=0.0))
     assert set(no_cycle) == {"pair_reconstruction", "reconstruction"}
     with pytest.raises(ValueError, match=r"needs batch\['other'\]"):
-        model.generator_losses({"source": x1, "driving": drv}, loss_cfg())
+        model.generator_losses({"source": x1, "driving": drv}, loss_cfg("crosstrain"))
     with pytest.raises(ValueError, match="use_discriminator"):
-        tiny(use_discriminator=False).generator_losses(batch, loss_cfg(generator_gan=0.1))
+        tiny(use_discriminator=False).generator_losses(batch, loss_cfg("crosstrain", generator_gan=0.1))
 
 
 def test_animate_is_g_of_source_identity_and_driving_pose():
@@ -164,7 +160,7 @@ def test_trainer_gets_other_identity_and_trains_with_and_without_gan(tmp_path):
     for gan in (0.0, 0.1):
         model = tiny()
         before = {k: v.clone() for k, v in model.state_dict().items()}
-        trainer = Trainer(model, loss_cfg(generator_gan=gan), {"max_steps": 2, "lr_generator": 1e-3}, {},
+        trainer = Trainer(model, loss_cfg("crosstrain", generator_gan=gan), {"max_steps": 2, "lr_generator": 1e-3}, {},
                           tmp_path / f"gan{gan}", torch.device("cpu"))
         assert trainer.adversarial == (gan > 0)
         logs = [trainer.train_step(batch) for _ in range(2)]
@@ -186,6 +182,7 @@ def test_runner_runs_cross_identity_in_absolute_mode():
     assert res["cross_identity"].metrics["l1"].n == 2 * 3  # absolute: no trivial frame excluded
 
 
+@pytest.mark.slow
 def test_animate_task_writes_the_seed_figure(tmp_path):
     src, drv = write_clip(tmp_path)
     out = tmp_path / "out" / "anim.mp4"

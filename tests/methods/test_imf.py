@@ -92,10 +92,19 @@ def test_transformer_block_equals_torch_encoder_layer():
 
 
 def test_transformer_blocks_change_the_aligned_features_and_get_gradients():
+    """IMF_A's output is its transformer blocks applied to the cross-attention output, which they change; every
+    parameter (positional embeddings and blocks) gets a gradient."""
     torch.manual_seed(0)
     align = ImplicitMotionAlignment(4, motion_dim=6, feature_dim=8, num_blocks=2, num_heads=2)
     m_c, m_r, f_r = torch.randn(1, 6, 4, 4), torch.randn(1, 6, 4, 4), torch.randn(1, 8, 4, 4)
     out = align(m_c, align.keys(m_r), align.tokens(f_r))
+    blocks, align.blocks = align.blocks, torch.nn.Sequential()  # the same alignment without its blocks
+    with torch.no_grad():
+        attended = align(m_c, align.keys(m_r), align.tokens(f_r))
+        refined = blocks(align.tokens(attended)).transpose(1, 2).reshape(attended.shape)
+    align.blocks = blocks
+    torch.testing.assert_close(out.detach(), refined, atol=1e-6, rtol=0)
+    assert (out.detach() - attended).abs().max() > 0.1
     out.square().mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in align.parameters())
 

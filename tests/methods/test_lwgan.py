@@ -11,10 +11,11 @@ import torch.nn.functional as F
 
 import motionbench
 from motionbench.core.checkpoint import CheckpointError
-from motionbench.core.config import load_conf_yaml
 from motionbench.methods.lwgan.animator import LWGANAnimator
 from motionbench.methods.lwgan.generator import ImpersonatorGenerator, resize_flow, warp
 from motionbench.nn.blocks import make_coordinate_grid
+
+from helpers.methods import loss_cfg
 
 DATA = Path(__file__).parents[1] / "data"
 
@@ -36,13 +37,6 @@ def listing():
 def tiny(**kw):
     torch.manual_seed(0)
     return LWGANAnimator.build("tiny", **kw)
-
-
-def loss_cfg(**kw):
-    cfg = dict(load_conf_yaml("loss/lwgan.yaml"))
-    cfg["perceptual_kind"] = "pixel"
-    cfg.update(kw)
-    return cfg
 
 
 def images(*shape, seed=0):
@@ -151,7 +145,7 @@ def test_external_flow():
         with pytest.raises(ValueError, match="flow: external"):
             ext.animate(src, drv)
     with pytest.raises(NotImplementedError):
-        ext.train().generator_losses({"source": src, "driving": drv[:, 0]}, loss_cfg())
+        ext.train().generator_losses({"source": src, "driving": drv[:, 0]}, loss_cfg("lwgan"))
 
 
 def test_official_generator_file_loads(tmp_path):
@@ -177,14 +171,14 @@ def test_official_generator_file_loads(tmp_path):
 def test_training_losses_and_masks():
     model = tiny().train()
     batch = {"source": images(2, 3, 64, 64), "driving": images(2, 3, 64, 64, seed=1)}
-    losses, gen = model.generator_losses(batch, loss_cfg())
+    losses, gen = model.generator_losses(batch, loss_cfg("lwgan"))
     assert set(losses) == {"rec", "perceptual", "mask", "mask_smooth", "gen_gan", "equivariance_value",
                            "equivariance_jacobian"}
     assert all(torch.isfinite(v) for v in losses.values())
     # official weights: λ_rec on the [-1, 1] L1 of the SID reconstruction
     torch.testing.assert_close(losses["rec"], 10 * (gen["fake_src"] - (batch["source"] * 2 - 1)).abs().mean())
     assert 0 <= gen["tsf_mask_target"].min() and gen["tsf_mask_target"].max() <= 1
-    d = model.discriminator_losses(batch, {k: v.detach() for k, v in gen.items()}, loss_cfg())
+    d = model.discriminator_losses(batch, {k: v.detach() for k, v in gen.items()}, loss_cfg("lwgan"))
     real = model.discriminator_logits(batch["driving"], batch, gen)[0]
     fake = model.discriminator_logits(gen["prediction"].detach(), batch, gen)[0]
     torch.testing.assert_close(d["disc_gan"], ((real - 1) ** 2).mean() + ((fake + 1) ** 2).mean())  # official LSGAN

@@ -2,7 +2,7 @@
 semantics, checkpoints, losses.
 
 ``tests/data/mraa_tiny_subset.pt`` holds the official-code fixture's inputs and per-frame outputs (tiny
-config); its weights follow the fixture's weight rule and are rebuilt here (``weight_rule.py``) and checked
+config); its weights follow the fixture's weight rule and are rebuilt here (``tests/helpers/parity.py``) and checked
 against the stored checksums. ``mraa_keys_vox256.txt`` lists the official keys and shapes.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ import torch
 import motionbench
 from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.mraa.animator import MRAAAnimator
-import weight_rule
-from weight_rule import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
-                         max_err, write_official_file)
+from helpers import parity
+from helpers.methods import loss_cfg
+from helpers.parity import (MAP_ATOL, MODES, PARAM_ATOL, check_fast_path, check_parity, full_size_file, max_err,
+                            write_official_file)
 
 DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("generator", "region_predictor", "bg_predictor", "avd_network")
@@ -51,7 +52,7 @@ def official_outputs(model, fixture, mode):
                                       "occlusion_map", "deformed", "prediction")}}
         return res if bg is None else {**res, "bg_params": bg}
 
-    return weight_rule.official_outputs(model, fixture, mode, "movement_scale", frame_outputs)
+    return parity.official_outputs(model, fixture, mode, "movement_scale", frame_outputs)
 
 
 def test_region_parameters_and_movement_scale_match_official(fixture, official_file):

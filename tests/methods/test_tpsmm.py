@@ -1,7 +1,7 @@
 """TPSMM: official state-dict layout, numerical parity with the official code in every mode, checkpoints, losses.
 
 ``tests/data/tpsmm_tiny_subset.pt`` holds the official-code fixture's inputs and per-frame outputs (tiny
-config); its weights follow the fixture's weight rule and are rebuilt here (``weight_rule.py``) and checked
+config); its weights follow the fixture's weight rule and are rebuilt here (``tests/helpers/parity.py``) and checked
 against the stored checksums. ``tpsmm_keys_vox256.txt`` lists the official keys and shapes.
 """
 from __future__ import annotations
@@ -16,9 +16,10 @@ import motionbench
 from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.tpsmm.animator import TPSMMAnimator
 from motionbench.methods.tpsmm.losses import dropout_probability
-import weight_rule
-from weight_rule import (MAP_ATOL, PARAM_ATOL, check_fast_path, check_parity, full_size_file, loss_cfg,
-                         max_err, write_official_file)
+from helpers import parity
+from helpers.methods import loss_cfg
+from helpers.parity import (MAP_ATOL, PARAM_ATOL, check_fast_path, check_parity, full_size_file, max_err,
+                            write_official_file)
 
 DATA = Path(__file__).parents[1] / "data"
 ENTRIES = ("inpainting_network", "kp_detector", "dense_motion_network", "bg_predictor", "avd_network")
@@ -52,7 +53,7 @@ def official_outputs(model, fixture, mode):
                **{f"occlusion_map_{j}": o for j, o in enumerate(motion["occlusion_map"])}}
         return res if bg is None else {**res, "bg_param": bg}
 
-    return weight_rule.official_outputs(model, fixture, mode, "adapt_movement_scale", frame_outputs)
+    return parity.official_outputs(model, fixture, mode, "adapt_movement_scale", frame_outputs)
 
 
 def test_keypoints_and_movement_scale_match_official(model, fixture):

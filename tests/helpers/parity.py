@@ -120,13 +120,6 @@ def max_err(a: Tensor, b: Tensor) -> float:
     return (a - b).abs().max().item()
 
 
-def loss_cfg(method: str, **extra: Any) -> Dict[str, Any]:
-    """The method's loss config with the weight-free pixel pyramid (tests never download VGG19)."""
-    from motionbench.core.config import load_conf_yaml
-
-    return {**dict(load_conf_yaml(f"loss/{method}.yaml")), "perceptual_kind": "pixel", **extra}
-
-
 #: the fixtures' official mode names -> the Animator's modes ("standard_bg" is reconstruction with background motion)
 MODES = {"standard": "absolute", "relative": "relative", "avd": "avd"}
 PARAM_ATOL, MAP_ATOL = 1e-5, 1e-4
