@@ -5,7 +5,6 @@ inputs and per-frame outputs under both grid_sample semantics); ``fomm_keys_*.tx
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,8 @@ from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.fomm.animator import FOMMAnimator
 from motionbench.methods.common.normalize import find_best_frame, normalize_kp
 from motionbench.nn.tps import RandomTPS
+
+from helpers.parity import read_key_listing
 
 DATA = Path(__file__).parents[1] / "data"
 ATOL = 1e-5
@@ -101,23 +102,13 @@ def test_semantics_switch_matters(fixture, official_file):
     assert max_err(a, b) > 1e-3
 
 
-def _keys(listing: Path):
-    out = {}
-    for line in listing.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")
-        out[key] = tuple(int(s) for s in re.findall(r"\d+", shape))
-    return out
-
-
 @pytest.mark.parametrize("preset", ["vox-256", "taichi-256"])
 def test_state_dict_keys_and_shapes_equal_official(preset):
     with torch.device("meta"):
         model = FOMMAnimator.build(preset)
     ours = {f"{name}.{k}": tuple(v.shape) for name in ("generator", "kp_detector", "discriminator")
             for k, v in getattr(model, name).state_dict().items()}
-    official = _keys(DATA / f"fomm_keys_{preset.replace('-', '')}.txt")
+    official = read_key_listing(DATA / f"fomm_keys_{preset.replace('-', '')}.txt")
     assert sorted(set(official) - set(ours)) == [] and sorted(set(ours) - set(official)) == []
     assert {k: v for k, v in ours.items() if official[k] != v} == {}
     assert set(model.state_dict()) == set(ours)  # nothing else (e.g. loss modules) in our checkpoints

@@ -3,7 +3,6 @@ fast path == per-frame path, training losses, checkpoint loading and errors."""
 from __future__ import annotations
 
 import argparse
-import re
 import zlib
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import torch
 import motionbench
 from motionbench.core.checkpoint import CheckpointError
 from motionbench.methods.lia.animator import LIAAnimator
+
+from helpers.parity import read_key_listing
 
 DATA = Path(__file__).parents[1] / "data"
 ATOL = 1e-4
@@ -103,18 +104,8 @@ def test_parity_images(model, fixture, mode):
     assert _max_err(out, expected) < ATOL
 
 
-def _parse_listing(path: Path) -> dict:
-    out = {}
-    for line in path.read_text().splitlines():
-        if line.startswith("#") or not line.strip():
-            continue
-        key, shape = line.split("\t")
-        out[key] = tuple(int(n) for n in re.findall(r"\d+", shape))
-    return out
-
-
 def test_state_dict_keys_and_shapes_match_official_256():
-    listing = _parse_listing(DATA / "lia_keys_256.txt")
+    listing = read_key_listing(DATA / "lia_keys_256.txt")
     with torch.device("meta"):
         m = LIAAnimator.build("256")
     ours = {f"gen.{k}": tuple(v.shape) for k, v in m.generator.state_dict().items()}
