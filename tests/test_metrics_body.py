@@ -97,8 +97,11 @@ def test_defaults_and_missing_files_name_file_and_command(offline_torch_home):
         msg = str(err.value)
         assert file in msg and str(offline_torch_home / "hub" / "checkpoints") in msg
         assert "python -m motionbench weights" in msg
+    with pytest.raises(MetricError, match="unknown body detector option.*min_sise"):
+        build_metrics(["akd"], MetricContext(dataset="taichi", options={"body_detector": {"min_sise": 64}}))
     rows = {r["name"]: r for r in weights.describe_all()}
-    assert "download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth" in rows["keypointrcnn_coco"]["source"]
+    url = "https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth"
+    assert url in rows["keypointrcnn_coco"]["source"]
 
 
 def test_published_digest_prefix_is_checked(tmp_path, monkeypatch):
@@ -162,8 +165,8 @@ def test_highest_scoring_person_thresholds_and_coordinates(torch_home, monkeypat
               _image_detections()]
     monkeypatch.setattr(detector.model, "roi_heads", FixedDetections([target, generated]))
     t = torch.rand(3, 3, 64, 64)
-    batch = FrameBatch(generated=torch.rand(3, 3, 64, 64), target=t, source=t[0], driving=t, video="v", protocol="same_identity",
-                       frame_indices=[0, 1, 2])
+    batch = FrameBatch(generated=torch.rand(3, 3, 64, 64), target=t, source=t[0], driving=t, video="v",
+                       protocol="same_identity", frame_indices=[0, 1, 2])
     out = akd.per_frame(batch)
     kp_t, found_t = akd.extractor(batch.target)  # the same frames again: the heads are not called again
     kp_g, found_g = akd.extractor(batch.generated)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .base import (BODY_DATASETS, FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext,
-                   MetricError, SetMetric)
+from .base import (BODY_DATASETS, FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric,
+                   MetricContext, MetricError, SetMetric)
 
 __all__ = ["FrameBatch", "FrameMetric", "IdentityEmbedder", "KeypointExtractor", "Metric", "MetricContext",
            "MetricError", "SetMetric", "build_metrics", "default_metrics", "metric_outputs", "FACE_DATASETS",

@@ -19,15 +19,15 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 import numpy as np
 from torch import Tensor
 
-__all__ = ["BODY_DATASETS", "FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
-           "IdentityEmbedder"]
+__all__ = ["BODY_DATASETS", "FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric",
+           "MetricError", "KeypointExtractor", "IdentityEmbedder"]
 
 
 #: datasets whose default keypoint extractor / identity embedder is the face one
 FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
 #: datasets whose default keypoint extractor / identity embedder is the body one (``folder``: any FOMM-layout
 #: folder; name a folder of faces ``faces`` or choose the extractors explicitly)
-BODY_DATASETS = ("taichi", "taichihd", "ted", "ted384", "bodies", "folder")
+BODY_DATASETS = ("taichi", "ted", "bodies", "folder")
 
 
 class MetricError(RuntimeError):

@@ -42,12 +42,14 @@ from .base import KeypointExtractor, MetricContext, MetricError
 from .common import load_state_dict_file, resolve_weight
 
 __all__ = ["BodyDetector", "KeypointRCNNExtractor", "PersonDetections", "build_keypoint_rcnn", "shared_detector",
-           "COCO_KEYPOINT_NAMES", "WEIGHT_NAME", "PERSON_THRESHOLD", "KEYPOINT_THRESHOLD"]
+           "COCO_KEYPOINT_NAMES", "DETECTOR_OPTIONS", "WEIGHT_NAME", "PERSON_THRESHOLD", "KEYPOINT_THRESHOLD"]
 
 #: key of the Keypoint R-CNN file in :data:`motionbench.weights.WEIGHTS`
 WEIGHT_NAME = "keypointrcnn_coco"
 PERSON_THRESHOLD = 0.7
 KEYPOINT_THRESHOLD = 2.0
+#: what ``+benchmark.options.body_detector={...}`` may set (keyword arguments of :class:`BodyDetector`)
+DETECTOR_OPTIONS = ("min_size", "max_size", "person_threshold", "batch_size", "rpn_post_nms_top_n_test")
 #: nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles (left before right), as torchvision lists them
 COCO_KEYPOINT_NAMES: Tuple[str, ...] = tuple(KeypointRCNN_ResNet50_FPN_Weights.COCO_V1.meta["keypoint_names"])
 
@@ -151,12 +153,16 @@ _SHARED: List[Tuple[tuple, BodyDetector]] = []
 def shared_detector(context: MetricContext, device: Optional[str], metric: str, **options: Any) -> BodyDetector:
     """The detector for ``context`` (one per weight file, device and options, reused by AKD and AED).
 
-    ``options`` (``min_size``, ``max_size``, ``person_threshold``, ``batch_size``, ``rpn_post_nms_top_n_test``)
-    override the run-wide ``context.options["body_detector"]`` (``benchmark.options={body_detector: {...}}``).
+    ``options`` (:data:`DETECTOR_OPTIONS`) override the run-wide ``context.options["body_detector"]``
+    (``+benchmark.options.body_detector={min_size: 512}`` on the command line).
     """
     from ..weights import sha256_of
 
     opts = {**dict(context.options.get("body_detector") or {}), **options}
+    unknown = sorted(set(opts) - set(DETECTOR_OPTIONS))
+    if unknown:
+        raise MetricError(f"{metric}: unknown body detector option(s) {unknown}; "
+                          f"known: {', '.join(DETECTOR_OPTIONS)}")
     path = resolve_weight(WEIGHT_NAME, context, metric)
     stat = path.stat()
     device = str(device or context.device)
@@ -164,11 +170,7 @@ def shared_detector(context: MetricContext, device: Optional[str], metric: str, 
     for cached_key, detector in _SHARED:
         if cached_key == key:
             return detector
-    try:
-        detector = BodyDetector(path, sha256_of(path), device, **opts)
-    except TypeError as exc:
-        raise MetricError(f"{metric}: unknown body detector option ({exc}); known: min_size, max_size, "
-                          f"person_threshold, batch_size, rpn_post_nms_top_n_test") from exc
+    detector = BodyDetector(path, sha256_of(path), device, **opts)
     _SHARED[:] = [(key, detector)]  # one loaded detector at a time (226 MB of weights)
     return detector
 
