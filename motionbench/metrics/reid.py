@@ -1,7 +1,7 @@
 """Person identity embeddings for AED on bodies: a ResNet-50 person re-identification network on person crops.
 
-The network is the re-id model pose-evaluation (github.com/AliaksandrSiarohin/pose-evaluation, ``extract.py``
-``extract_body_id``) used for the published Tai-Chi / TED AED numbers: ``ft_net`` of Person_reID_baseline_pytorch
+The network is the re-id model of pose-evaluation's ``extract_body_id`` (github.com/AliaksandrSiarohin/pose-evaluation,
+``extract.py``; the body AED of the FOMM evaluation protocol): ``ft_net`` of Person_reID_baseline_pytorch
 (github.com/layumi/Person_reID_baseline_pytorch, Zheng et al.), a torchvision ResNet-50 trained on Market-1501
 (751 identities). pose-evaluation removes its bottleneck and classifier, so the embedding is the 2048-d global
 average pool of the ResNet-50 trunk; here the trunk is torchvision's ``resnet50`` with ``fc = Identity`` and the
