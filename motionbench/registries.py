@@ -187,6 +187,9 @@ KEYPOINT_EXTRACTORS.add("puppet_pose", "motionbench.metrics.puppet_pose:PuppetPo
                         aliases=["puppet", "pose_net"])
 KEYPOINT_EXTRACTORS.add("markers", "motionbench.metrics.markers:MarkerDetector", aliases=["synthetic_markers"])
 KEYPOINT_EXTRACTORS.add("face_alignment", "motionbench.metrics.face:FaceAlignmentExtractor", aliases=["fan", "faces"])
+KEYPOINT_EXTRACTORS.add("keypointrcnn", "motionbench.metrics.bodypose:KeypointRCNNExtractor",
+                        aliases=["keypoint_rcnn", "bodies"])
 IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHistogramEmbedder",
                        aliases=["histogram", "synthetic"])
 IDENTITY_EMBEDDERS.add("facenet", "motionbench.metrics.face:FaceNetEmbedder", aliases=["faces", "vggface2"])
+IDENTITY_EMBEDDERS.add("person_reid", "motionbench.metrics.reid:PersonReIDEmbedder", aliases=["reid", "bodies"])

@@ -169,3 +169,16 @@ register_weight(WeightFile(
     source="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt "
            "(facenet-pytorch InceptionResnetV1 'vggface2'; needs `pip install --no-deps facenet-pytorch`)",
     used_by="face identity embeddings for AED / id_similarity"))
+# Bodies (Tai-Chi-HD, TED, folder): keypoints for AKD/MKR and person boxes from torchvision's Keypoint R-CNN,
+# identity for AED from pose-evaluation's ResNet-50 re-id network (motionbench/metrics/bodypose.py, reid.py).
+register_weight(WeightFile(
+    name="keypointrcnn_coco", filename="keypointrcnn_resnet50_fpn_coco-fc266e95.pth", sha256_prefix="fc266e95",
+    source="https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth "
+           "(torchvision KeypointRCNN_ResNet50_FPN_Weights.COCO_V1)",
+    used_by="body keypoints for AKD/MKR and person crops for AED (torchvision Keypoint R-CNN, 17 COCO keypoints)"))
+register_weight(WeightFile(
+    name="reid_resnet50_market1501", filename="reid_resnet50_market1501_ft_net.pth",
+    source="pose-evaluation's reid_model.pth (Person_reID_baseline_pytorch ft_net, ResNet-50, Market-1501), "
+           "published at https://yadi.sk/d/jAPhvFEFp6qzIw (a share page, not a direct link; no published sha256); "
+           "save it under this name",
+    used_by="body identity embeddings for AED / id_similarity (person re-identification)"))

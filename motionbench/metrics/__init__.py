@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from .base import (FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric, MetricContext,
-                   MetricError, SetMetric)
+from .base import (BODY_DATASETS, FACE_DATASETS, FrameBatch, FrameMetric, IdentityEmbedder, KeypointExtractor, Metric,
+                   MetricContext, MetricError, SetMetric)
 
 __all__ = ["FrameBatch", "FrameMetric", "IdentityEmbedder", "KeypointExtractor", "Metric", "MetricContext",
-           "MetricError", "SetMetric", "build_metrics", "default_metrics", "metric_outputs", "FACE_DATASETS"]
+           "MetricError", "SetMetric", "build_metrics", "default_metrics", "metric_outputs", "FACE_DATASETS",
+           "BODY_DATASETS"]
 
 
 def default_metrics(dataset_kind: str) -> List[str]:
@@ -20,14 +21,15 @@ def default_metrics(dataset_kind: str) -> List[str]:
 
     Synthetic needs no downloaded weights (l1, psnr, ssim, fg_l1/fg_psnr inside the figure mask, akd/mkr via
     the shipped puppet pose detector, aed via colour histograms).
-    Real datasets add the pretrained-network metrics (lpips, fid, kid) and, for faces, akd/aed through
-    face-alignment and the identity net; those fail with a named file when their weights are missing.
+    Real datasets add the pretrained-network metrics (lpips, fid, kid) and, for faces and bodies, akd/aed
+    (faces: face-alignment and facenet; bodies: Keypoint R-CNN and a person re-id network); those fail with
+    a named file when their weights are missing.
     """
     kind = (dataset_kind or "").lower()
     if kind in ("synthetic", "puppets"):
         return ["l1", "psnr", "ssim", "fg", "akd", "aed"]
     names = ["l1", "psnr", "ssim", "lpips", "fid", "kid"]
-    if kind in FACE_DATASETS:
+    if kind in FACE_DATASETS or kind in BODY_DATASETS:
         names += ["akd", "aed"]
     return names
 

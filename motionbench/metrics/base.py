@@ -19,12 +19,15 @@ from typing import Any, ClassVar, Dict, Mapping, Optional, Tuple, Sequence
 import numpy as np
 from torch import Tensor
 
-__all__ = ["FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric", "MetricError", "KeypointExtractor",
-           "IdentityEmbedder"]
+__all__ = ["BODY_DATASETS", "FACE_DATASETS", "FrameBatch", "MetricContext", "Metric", "FrameMetric", "SetMetric",
+           "MetricError", "KeypointExtractor", "IdentityEmbedder"]
 
 
 #: datasets whose default keypoint extractor / identity embedder is the face one
 FACE_DATASETS = ("vox", "voxceleb", "voxceleb1", "voxceleb2", "faces", "celebv", "hdtf")
+#: datasets whose default keypoint extractor / identity embedder is the body one (``folder``: any FOMM-layout
+#: folder; name a folder of faces ``faces`` or choose the extractors explicitly)
+BODY_DATASETS = ("taichi", "ted", "bodies", "folder")
 
 
 class MetricError(RuntimeError):
@@ -119,7 +122,7 @@ class SetMetric(Metric):
 
 
 class KeypointExtractor(abc.ABC):
-    """Finds keypoints on images (faces: face-alignment; synthetic: marker detector; bodies: plug one in)."""
+    """Finds keypoints on images (faces: face-alignment; bodies: Keypoint R-CNN; synthetic: puppet pose detector)."""
 
     name: ClassVar[str] = "keypoints"
 

@@ -61,19 +61,23 @@ def instantiate(cls: Any, context: MetricContext, **kwargs: Any) -> Any:
 
 
 def plugin(spec: Any, base: type, registry: str, context: MetricContext, option_key: str, global_key: str,
-           face_default: str, other_default: str, options: Optional[Mapping[str, Any]] = None) -> "tuple[Any, str]":
+           face_default: str, other_default: str, options: Optional[Mapping[str, Any]] = None,
+           body_default: Optional[str] = None) -> "tuple[Any, str]":
     """The keypoint extractor / identity embedder a metric uses, and its name.
 
     ``spec``: an instance of ``base`` (used as is), a registered name, or None — then the run-wide option
-    ``context.options[global_key]``, else ``face_default`` on face datasets and ``other_default`` elsewhere.
+    ``context.options[global_key]``, else ``face_default`` on face datasets, ``body_default`` on body datasets
+    and ``other_default`` elsewhere.
     """
     from .. import registries
-    from .base import FACE_DATASETS
+    from .base import BODY_DATASETS, FACE_DATASETS
 
     spec = spec or option({}, context, option_key, None, global_key=global_key)
     if isinstance(spec, base):
         return spec, type(spec).__name__
-    name = str(spec or (face_default if context.dataset.lower() in FACE_DATASETS else other_default))
+    kind = context.dataset.lower()
+    default = face_default if kind in FACE_DATASETS else body_default if kind in BODY_DATASETS else None
+    name = str(spec or default or other_default)
     return instantiate(getattr(registries, registry).get(name), context, **dict(options or {})), name
 
 

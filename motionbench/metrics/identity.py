@@ -11,7 +11,8 @@ reconstruction keep the person of the ground truth?) and the **source image** fo
 undefined (no face found, empty foreground); the runner counts those frames.
 
 Embedders live in :data:`motionbench.registries.IDENTITY_EMBEDDERS`: ``color_histogram`` (synthetic, no
-weights), ``facenet`` (faces: facenet-pytorch InceptionResnetV1 trained on VGGFace2, optional extra).
+weights), ``facenet`` (faces: facenet-pytorch InceptionResnetV1 trained on VGGFace2, optional extra),
+``person_reid`` (bodies: a ResNet-50 person re-identification network on person crops).
 """
 from __future__ import annotations
 
@@ -150,7 +151,7 @@ class AED(FrameMetric):
         super().__init__(context, **options)
         self.embedder, self.embedder_name = plugin(embedder, IdentityEmbedder, "IDENTITY_EMBEDDERS", self.context,
                                                    "embedder", "identity", "facenet", "color_histogram",
-                                                   embedder_options)
+                                                   embedder_options, body_default="person_reid")
         if reference not in ("auto", "source", "target"):
             raise MetricError(f"aed: reference must be 'auto', 'source' or 'target', got {reference!r}")
         self.reference = reference

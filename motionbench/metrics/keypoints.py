@@ -16,9 +16,9 @@ no detection is skipped (NaN for akd and mkr) as pose-evaluation did, instead of
 
 Extractors are registered in :data:`motionbench.registries.KEYPOINT_EXTRACTORS`: ``puppet_pose`` (the learned
 synthetic pose detector, default on synthetic), ``markers`` (the synthetic marker detector, a cross-check
-that needs the colour markers drawn), ``face_alignment`` (68 2D landmarks, SFD, first face). A body extractor (OpenPose is not on
-PyPI) is any :class:`~motionbench.metrics.base.KeypointExtractor`; register it and pass
-``benchmark.keypoints=<name>``.
+that needs the colour markers drawn), ``face_alignment`` (68 2D landmarks, SFD, first face), ``keypointrcnn``
+(bodies: torchvision's Keypoint R-CNN, 17 COCO keypoints of the highest-scoring person). Any other
+:class:`~motionbench.metrics.base.KeypointExtractor` plugs in: register it and pass ``benchmark.keypoints=<name>``.
 """
 from __future__ import annotations
 
@@ -63,10 +63,10 @@ class AKD(FrameMetric):
     def __init__(self, context=None, extractor: Any = None, reference: str = "detect",
                  extractor_options: Dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(context, **options)
-        # face_alignment on face datasets, the learned puppet pose detector elsewhere (synthetic)
+        # face_alignment on face datasets, Keypoint R-CNN on bodies, the learned puppet pose detector elsewhere
         self.extractor, self.extractor_name = plugin(extractor, KeypointExtractor, "KEYPOINT_EXTRACTORS", self.context,
                                                      "extractor", "keypoints", "face_alignment", "puppet_pose",
-                                                     extractor_options)
+                                                     extractor_options, body_default="keypointrcnn")
         if reference not in ("detect", "ground_truth"):
             raise MetricError(f"akd: reference must be 'detect' or 'ground_truth', got {reference!r}")
         self.reference = reference
