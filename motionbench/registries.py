@@ -181,6 +181,9 @@ METRICS.add("fid", "motionbench.metrics.fid:FID")
 METRICS.add("kid", "motionbench.metrics.fid:KID")
 METRICS.add("akd", "motionbench.metrics.keypoints:AKD", aliases=["mkr"])
 METRICS.add("aed", "motionbench.metrics.identity:AED", aliases=["id_similarity", "aed_id"])
+METRICS.add("fvd", "motionbench.metrics.fvd:FVD")
+METRICS.add("kvd", "motionbench.metrics.fvd:KVD")
+METRICS.add("tof", "motionbench.metrics.temporal:TemporalOF", aliases=["temporal", "t_of"])
 
 # ---------------------------------------------------------------------------------------- extractors
 KEYPOINT_EXTRACTORS.add("puppet_pose", "motionbench.metrics.puppet_pose:PuppetPoseDetector",
@@ -190,3 +193,4 @@ KEYPOINT_EXTRACTORS.add("face_alignment", "motionbench.metrics.face:FaceAlignmen
 IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHistogramEmbedder",
                        aliases=["histogram", "synthetic"])
 IDENTITY_EMBEDDERS.add("facenet", "motionbench.metrics.face:FaceNetEmbedder", aliases=["faces", "vggface2"])
+IDENTITY_EMBEDDERS.add("arcface", "motionbench.metrics.arcface:ArcFaceEmbedder", aliases=["csim", "insightface"])
