@@ -20,12 +20,11 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-import numpy as np
 import torch
 
-from .base import FrameBatch, MetricError
+from .base import FrameBatch, MetricContext, MetricError
 from .fid import FID, KID
-from .i3d import BACKBONES, shared_i3d
+from .i3d import check_backbone, shared_i3d
 
 __all__ = ["FVD", "KVD", "ClipSampler"]
 
@@ -68,7 +67,8 @@ class ClipSampler:
             self.clips += 1
         out = {k: torch.stack([torch.stack(v[s:s + self.span:self.step]) for s in starts]) if starts
                else torch.zeros((0, self.length, *batch.generated.shape[1:])) for k, v in self.frames.items()}
-        drop = max(0, min(self.next_start - self.first, len(self.frames["gen"])))
+        done = self.max_clips is not None and self.clips >= self.max_clips
+        drop = len(self.frames["gen"]) if done else max(0, min(self.next_start - self.first, len(self.frames["gen"])))
         for k in self.frames:  # keep only frames a later clip can use
             del self.frames[k][:drop]
         self.first += drop
@@ -83,8 +83,7 @@ class _ClipSetMetric:
     def __init__(self, context=None, backbone: str = "styleganv", clip_length: int = 16,
                  clip_stride: Optional[int] = None, frame_step: int = 1, max_clips_per_video: Optional[int] = None,
                  batch_size: Optional[int] = None, extractor: Any = None, **options: Any) -> None:
-        if backbone not in BACKBONES:
-            raise MetricError(f"{self.name}: backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
+        check_backbone(backbone, self.name)
         clip_stride = clip_length if clip_stride is None else clip_stride
         if min(clip_length, clip_stride, frame_step) < 1 or (max_clips_per_video is not None and max_clips_per_video < 1):
             raise MetricError(f"{self.name}: clip_length, clip_stride, frame_step and max_clips_per_video must be "
@@ -94,8 +93,6 @@ class _ClipSetMetric:
                                    None if max_clips_per_video is None else int(max_clips_per_video))
         self.ddof = DDOF[backbone]
         if extractor is None:
-            from .base import MetricContext
-
             extractor = shared_i3d(context or MetricContext(), backbone, batch_size)
         super().__init__(context, extractor=extractor, quantize=True, **options)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import pickle
 import warnings
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -30,7 +31,7 @@ from .base import MetricContext, MetricError
 from .common import load_state_dict_file, resolve_weight
 from .fid import MemoisedFeatures
 
-__all__ = ["InceptionI3d", "I3DFeatures", "resize_center_crop", "shared_i3d", "BACKBONES"]
+__all__ = ["InceptionI3d", "I3DFeatures", "resize_center_crop", "shared_i3d", "check_backbone", "BACKBONES"]
 
 #: FVD backbone -> (weight file key, what the network sees)
 BACKBONES: Dict[str, Tuple[str, str]] = {
@@ -39,6 +40,11 @@ BACKBONES: Dict[str, Tuple[str, str]] = {
     "videogpt": ("i3d_pretrained_400", "shorter side bilinearly to 224 (align_corners=False), centre crop 224×224, "
                                        "[0,1] -> [-1,1]; InceptionI3d logits averaged over time"),
 }
+
+
+def check_backbone(backbone: str, metric: str = "fvd") -> None:
+    if backbone not in BACKBONES:
+        raise MetricError(f"{metric}: backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
 
 
 def _same_padding(size: int, kernel: int, stride: int) -> Tuple[int, int]:
@@ -157,13 +163,13 @@ class I3DFeatures(MemoisedFeatures):
     dims = 400
     memo_size = 8192
 
-    def __init__(self, context: MetricContext, backbone: str = "styleganv", batch_size: Optional[int] = None) -> None:
-        if backbone not in BACKBONES:
-            raise MetricError(f"fvd: backbone must be one of {sorted(BACKBONES)}, got {backbone!r}")
+    def __init__(self, context: MetricContext, backbone: str = "styleganv", batch_size: Optional[int] = None,
+                 path: Optional[Path] = None) -> None:
+        check_backbone(backbone)
         from ..weights import sha256_of
 
         key, self.input_mapping = BACKBONES[backbone]
-        path = resolve_weight(key, context, "fvd")
+        path = path or resolve_weight(key, context, "fvd")
         self.backbone, self.weights_file, self.sha256 = backbone, path.name, sha256_of(path)
         if backbone == "styleganv":
             try:
@@ -195,12 +201,15 @@ class I3DFeatures(MemoisedFeatures):
                 "input": self.input_mapping, "features": "400 Kinetics-400 logits"}
 
 
-_SHARED: Dict[Tuple[str, str, str], I3DFeatures] = {}
+_SHARED: Dict[Tuple[Any, ...], I3DFeatures] = {}
 
 
 def shared_i3d(context: MetricContext, backbone: str, batch_size: Optional[int] = None) -> I3DFeatures:
-    """One I3D per (device, verify, backbone) in the process, shared by FVD and KVD."""
-    key = (context.device, str(context.verify_weights), backbone)
+    """One I3D per device and weight file (path, size, modification time) in the process, shared by FVD and KVD."""
+    check_backbone(backbone)
+    path = resolve_weight(BACKBONES[backbone][0], context, "fvd")
+    st = path.stat()
+    key = (context.device, backbone, str(path), st.st_size, st.st_mtime_ns)
     if key not in _SHARED:
-        _SHARED[key] = I3DFeatures(context, backbone, batch_size)
+        _SHARED[key] = I3DFeatures(context, backbone, batch_size, path)
     return _SHARED[key]
