@@ -43,7 +43,7 @@ class MemoisedFeatures:
     Items (images N×3×H×W, or clips N×T×3×H×W) in [0,1] are quantised to 8 bits (as a saved PNG/video frame
     would be) when ``quantize`` is set, and keyed by a hash of the network's input: FID and KID (FVD and KVD)
     on the same items share one pass, and the cross-identity protocol's real frames (the test videos' frames,
-    already seen by the same-identity protocol) are not run again. Subclasses set ``dims`` and ``model`` and
+    already seen by the same-identity protocol) are not run again. Subclasses set ``dims`` and
     implement :meth:`_forward`; batches are halved on a GPU out-of-memory.
     """
 
