@@ -116,9 +116,10 @@ def resolve(name: str, verify: bool = True) -> Path:
             raise WeightsMismatchError(
                 f"{path}: sha256 {digest[:16]}... does not match the expected {expected[:16]}... of {w.source}; "
                 f"pass weights.verify=false to use a different (e.g. fine-tuned or test) file")
-        if w.git_blob_sha1 and git_blob_sha1_of(path) != w.git_blob_sha1:
+        blob = git_blob_sha1_of(path) if w.git_blob_sha1 else None
+        if blob != w.git_blob_sha1:
             raise WeightsMismatchError(
-                f"{path}: its git blob id {git_blob_sha1_of(path)[:16]}... differs from the published copy's "
+                f"{path}: its git blob id {blob[:16]}... differs from the published copy's "
                 f"{w.git_blob_sha1[:16]}... ({w.source}); pass weights.verify=false to use a different (e.g. test) file")
     return path
 
