@@ -181,6 +181,9 @@ METRICS.add("fid", "motionbench.metrics.fid:FID")
 METRICS.add("kid", "motionbench.metrics.fid:KID")
 METRICS.add("akd", "motionbench.metrics.keypoints:AKD", aliases=["mkr"])
 METRICS.add("aed", "motionbench.metrics.identity:AED", aliases=["id_similarity", "aed_id"])
+METRICS.add("fvd", "motionbench.metrics.fvd:FVD")
+METRICS.add("kvd", "motionbench.metrics.fvd:KVD")
+METRICS.add("tof", "motionbench.metrics.temporal:TemporalOF", aliases=["temporal", "t_of"])
 
 # ---------------------------------------------------------------------------------------- extractors
 KEYPOINT_EXTRACTORS.add("puppet_pose", "motionbench.metrics.puppet_pose:PuppetPoseDetector",
@@ -193,3 +196,4 @@ IDENTITY_EMBEDDERS.add("color_histogram", "motionbench.metrics.identity:ColorHis
                        aliases=["histogram", "synthetic"])
 IDENTITY_EMBEDDERS.add("facenet", "motionbench.metrics.face:FaceNetEmbedder", aliases=["faces", "vggface2"])
 IDENTITY_EMBEDDERS.add("person_reid", "motionbench.metrics.reid:PersonReIDEmbedder", aliases=["reid", "bodies"])
+IDENTITY_EMBEDDERS.add("arcface", "motionbench.metrics.arcface:ArcFaceEmbedder", aliases=["csim", "insightface"])

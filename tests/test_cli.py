@@ -26,7 +26,7 @@ def test_default_benchmark_writes_record_and_leaderboard(tmp_path):
     assert rec["method"] == "lia" and rec["dataset"]["name"] == "synthetic"
     assert rec["checkpoint"]["tag"] == "lia-synthetic64.pt" and len(rec["checkpoint"]["sha256"]) == 64
     for protocol in ("same_identity", "cross_identity"):
-        for metric in ("l1", "psnr", "ssim", "fg_l1", "fg_psnr", "akd", "mkr", "aed"):
+        for metric in ("l1", "psnr", "ssim", "fg_l1", "fg_psnr", "akd", "mkr", "aed", "tof"):
             res = rec["results"][protocol][metric]
             assert set(res) >= {"value", "higher_is_better", "n", "ci_low", "ci_high", "n_boot"}
             # every scored frame (frame 0 is the trivial one) has a value: AKD is defined on the trained model

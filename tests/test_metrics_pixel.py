@@ -47,7 +47,7 @@ def test_identical_frames_and_gaussian_ssim():
 
 
 def test_defaults_and_aliases():
-    assert default_metrics("synthetic") == ["l1", "psnr", "ssim", "fg", "akd", "aed"]
+    assert default_metrics("synthetic") == ["l1", "psnr", "ssim", "fg", "akd", "aed", "tof"]
     assert {"lpips", "fid", "kid"} <= set(default_metrics("taichi"))
     ms = build_metrics(["l1", "mae", "psnr"])
     assert [m.name for m in ms] == ["l1", "psnr"]

@@ -114,6 +114,6 @@ def test_default_synthetic_metrics_need_no_weights(tmp_path, monkeypatch):
     from motionbench.metrics import default_metrics
 
     ms = build_metrics(default_metrics("synthetic"), MetricContext(dataset="synthetic"))
-    assert [m.name for m in ms] == ["l1", "psnr", "ssim", "fg", "akd", "aed"]
+    assert [m.name for m in ms] == ["l1", "psnr", "ssim", "fg", "akd", "aed", "tof"]
     # the shipped puppet pose detector, not a downloaded file
     assert ms[4].settings()["extractor"] == "puppet_pose" and ms[5].settings()["embedder"] == "color_histogram"

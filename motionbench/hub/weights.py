@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional
 
 __all__ = ["WeightFile", "WEIGHTS", "MissingWeightsError", "WeightsMismatchError", "register_weight",
-           "weight_path", "resolve", "sha256_of", "describe_all", "hub_checkpoints_dir",
+           "weight_path", "resolve", "sha256_of", "git_blob_sha1_of", "describe_all", "hub_checkpoints_dir",
            "torch_home_checkpoints_dir"]
 
 
@@ -37,6 +37,8 @@ class WeightFile:
     sha256_prefix: Optional[str] = None  # torch.hub convention: the hex after the last '-' in the name
     location: str = "hub_checkpoints"  # folder kind, see _folder()
     package: Optional[str] = None  # for location="package": the installed package that ships the file
+    #: git's blob id (SHA-1 of "blob <size>\0" + content) of a public copy, where no sha256 is published
+    git_blob_sha1: Optional[str] = None
 
 
 WEIGHTS: Dict[str, WeightFile] = {}
@@ -89,6 +91,15 @@ def sha256_of(path: os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def git_blob_sha1_of(path: os.PathLike, chunk: int = 1 << 20) -> str:
+    """The id git gives the file's content (``git hash-object``)."""
+    h = hashlib.sha1(b"blob %d\0" % os.path.getsize(path))
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def resolve(name: str, verify: bool = True) -> Path:
     """Path of an existing, verified weight file; raises a clear error otherwise. Never downloads."""
     w = _get(name)
@@ -105,6 +116,11 @@ def resolve(name: str, verify: bool = True) -> Path:
             raise WeightsMismatchError(
                 f"{path}: sha256 {digest[:16]}... does not match the expected {expected[:16]}... of {w.source}; "
                 f"pass weights.verify=false to use a different (e.g. fine-tuned or test) file")
+        blob = git_blob_sha1_of(path) if w.git_blob_sha1 else None
+        if blob != w.git_blob_sha1:
+            raise WeightsMismatchError(
+                f"{path}: its git blob id {blob[:16]}... differs from the published copy's "
+                f"{w.git_blob_sha1[:16]}... ({w.source}); pass weights.verify=false to use a different (e.g. test) file")
     return path
 
 
@@ -182,3 +198,24 @@ register_weight(WeightFile(
            "published at https://yadi.sk/d/jAPhvFEFp6qzIw (a share page, not a direct link; no published sha256); "
            "save it under this name",
     used_by="body identity embeddings for AED / id_similarity (person re-identification)"))
+
+# ---------------------------------------------------------------------------------------- video and face-identity metrics
+# No sha256 is published for the two I3D files; both are checked against the git blob ids of the copies in
+# github.com/JunyaoHu/common_metrics_on_video_quality (fvd/styleganv/, fvd/videogpt/).
+register_weight(WeightFile(
+    name="i3d_torchscript", filename="i3d_torchscript.pt", git_blob_sha1="93daef59c7ae0e9e8f76225521407e60cbafa6aa",
+    source="https://www.dropbox.com/s/ge9e5ujwgetktms/i3d_torchscript.pt (StyleGAN-V's TorchScript port of the "
+           "TF-Hub Kinetics-400 I3D; also in github.com/JunyaoHu/common_metrics_on_video_quality fvd/styleganv/)",
+    used_by="FVD / KVD, backbone styleganv"))
+register_weight(WeightFile(
+    name="i3d_pretrained_400", filename="i3d_pretrained_400.pt", git_blob_sha1="a867b87ac3a9097d200598b1d48a1b890d8ec744",
+    source="VideoGPT's i3d_pretrained_400.pt (Google Drive id 1mQK8KD8G6UWRa5t87SRMm5PVXtlpneJT, videogpt/download.py; "
+           "also in github.com/JunyaoHu/common_metrics_on_video_quality fvd/videogpt/)",
+    used_by="FVD / KVD, backbone videogpt (InceptionI3d state dict)"))
+for _arch in ("r100", "r50"):
+    register_weight(WeightFile(
+        name=f"arcface_{_arch}", filename=f"arcface_torch/ms1mv3_arcface_{_arch}_fp16/backbone.pth",
+        source=f"insightface arcface_torch model zoo, folder ms1mv3_arcface_{_arch}_fp16 (the OneDrive / Baidu links in "
+               "github.com/deepinsight/insightface recognition/arcface_torch/README.md); no checksum is published, "
+               "results.json records the file's sha256",
+        used_by=f"face identity embeddings for AED / id_similarity (ArcFace iresnet {_arch[1:]}, MS1MV3)"))

@@ -1,4 +1,4 @@
-"""Metrics suite: pixel (L1, PSNR, SSIM), LPIPS, FID/KID, AKD/MKR, AED; the factory the runner calls.
+"""Metrics suite: pixel (L1, PSNR, SSIM), LPIPS, FID/KID, FVD/KVD, AKD/MKR, AED, tOF; the factory the runner calls.
 
 Every metric is registered in :data:`motionbench.registries.METRICS` (lazy entries), so third-party metrics
 plug in the same way. ``build_metrics(names, context, options)`` instantiates them; ``options`` maps a
@@ -20,14 +20,15 @@ def default_metrics(dataset_kind: str) -> List[str]:
     """Metrics a benchmark computes when the config names none.
 
     Synthetic needs no downloaded weights (l1, psnr, ssim, fg_l1/fg_psnr inside the figure mask, akd/mkr via
-    the shipped puppet pose detector, aed via colour histograms).
+    the shipped puppet pose detector, aed via colour histograms, tof via OpenCV's optical flow).
     Real datasets add the pretrained-network metrics (lpips, fid, kid) and, for faces and bodies, akd/aed
-    (faces: face-alignment and facenet; bodies: Keypoint R-CNN and a person re-id network); those fail with
-    a named file when their weights are missing.
+    (faces: face-alignment and ArcFace or facenet; bodies: Keypoint R-CNN and a person re-id network); those
+    fail with a named file when their weights are missing. tof (two Farnebäck flows per frame: ~0.1 s of CPU
+    per 256² frame) and fvd/kvd (I3D weights) are computed on real datasets when named.
     """
     kind = (dataset_kind or "").lower()
     if kind in ("synthetic", "puppets"):
-        return ["l1", "psnr", "ssim", "fg", "akd", "aed"]
+        return ["l1", "psnr", "ssim", "fg", "akd", "aed", "tof"]
     names = ["l1", "psnr", "ssim", "lpips", "fid", "kid"]
     if kind in FACE_DATASETS or kind in BODY_DATASETS:
         names += ["akd", "aed"]

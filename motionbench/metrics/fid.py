@@ -37,20 +37,69 @@ def default_cache_dir() -> Path:
     return Path(os.path.expanduser("~/.cache/motionbench/fid"))
 
 
-class InceptionFeatures:
+class MemoisedFeatures:
+    """Features of a feature network, memoised by input content, run ``batch_size`` items at a time.
+
+    Items (images N×3×H×W, or clips N×T×3×H×W) in [0,1] are quantised to 8 bits (as a saved PNG/video frame
+    would be) when ``quantize`` is set, and keyed by a hash of the network's input: FID and KID (FVD and KVD)
+    on the same items share one pass, and the cross-identity protocol's real frames (the test videos' frames,
+    already seen by the same-identity protocol) are not run again. Subclasses set ``dims`` and
+    implement :meth:`_forward`; batches are halved on a GPU out-of-memory.
+    """
+
+    dims = 0
+    memo_size = 16384  # items kept
+
+    def __init__(self, device: str, batch_size: int, quantize: bool = True) -> None:
+        self.device = torch.device(device)
+        self.batch_size = int(batch_size)
+        self.quantize = bool(quantize)
+        self._memo: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
+
+    def _forward(self, x: Tensor) -> np.ndarray:
+        """Features of one batch ``x`` (on ``self.device``), one row per item."""
+        raise NotImplementedError
+
+    def _run(self, x: Tensor) -> np.ndarray:
+        while True:
+            try:
+                return np.concatenate([self._forward(x[i:i + self.batch_size].to(self.device))
+                                       for i in range(0, len(x), self.batch_size)])
+            except torch.cuda.OutOfMemoryError:
+                if self.batch_size == 1:
+                    raise
+                self.batch_size //= 2
+                torch.cuda.empty_cache()
+
+    @torch.no_grad()
+    def __call__(self, items: Tensor) -> np.ndarray:
+        x = items.detach().to("cpu", torch.float32).clamp(0, 1)
+        if self.quantize:
+            x = quantize_uint8(x)
+        keys = [hashlib.sha1(item.numpy().tobytes()).digest() for item in x]
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}  # first position of each distinct item
+        new = [i for k, i in first.items() if k not in self._memo]
+        if new:
+            for i, f in zip(new, self._run(x[new])):
+                self._memo[keys[i]] = f
+        feats = np.stack([self._memo[k] for k in keys]).astype(np.float64) if keys else np.zeros((0, self.dims))
+        for k in keys:
+            self._memo.move_to_end(k)
+        while len(self._memo) > self.memo_size:
+            self._memo.popitem(last=False)
+        return feats
+
+
+class InceptionFeatures(MemoisedFeatures):
     """pytorch-fid's InceptionV3 pool3 (2048-d), loaded from the resolved ``pt_inception-...`` file.
 
     pytorch-fid's own constructor is used; only its download call is replaced (for the duration of the
     construction) by a ``torch.load(weights_only=True)`` of the verified file, so nothing is downloaded.
-
-    Features are memoised by image content (a hash of the network's input): FID and KID on the same frames
-    share one pass, and the cross-identity protocol's real frames (the test videos' frames, already seen by
-    the same-identity protocol) are not run again. Images are run ``batch_size`` at a time (default 256 on a
-    GPU, halved on out-of-memory; 64 on CPU).
+    Images are memoised (:class:`MemoisedFeatures`, 16384 features of float32: 128 MB) and run 256 at a time
+    on a GPU, 64 on CPU.
     """
 
     dims = 2048
-    memo_size = 16384  # features kept (float32: 128 MB)
 
     def __init__(self, context: MetricContext, batch_size: Optional[int] = None, quantize: bool = True) -> None:
         import pytorch_fid.inception as pfi
@@ -66,40 +115,10 @@ class InceptionFeatures:
         self.model.eval().to(context.device)
         self.weights_file = path.name
         cuda = torch.device(context.device).type == "cuda"
-        self.batch_size = int(batch_size or (256 if cuda else 64))
-        self.quantize = bool(quantize)
-        self._memo: "OrderedDict[bytes, np.ndarray]" = OrderedDict()
+        super().__init__(context.device, batch_size or (256 if cuda else 64), quantize)
 
-    def _run(self, x: Tensor) -> np.ndarray:
-        """pool3 features of ``x`` (on the model's device), ``batch_size`` images at a time."""
-        while True:
-            try:
-                return np.concatenate([self.model(x[i:i + self.batch_size])[0].flatten(1).cpu().numpy()
-                                       for i in range(0, len(x), self.batch_size)])
-            except torch.cuda.OutOfMemoryError:
-                if self.batch_size == 1:
-                    raise
-                self.batch_size //= 2
-                torch.cuda.empty_cache()
-
-    @torch.no_grad()
-    def __call__(self, images: Tensor) -> np.ndarray:
-        x = images.detach().to("cpu", torch.float32).clamp(0, 1)
-        if self.quantize:
-            x = quantize_uint8(x)
-        keys = [hashlib.sha1(img.numpy().tobytes()).digest() for img in x]
-        first = {k: i for i, k in reversed(list(enumerate(keys)))}  # first position of each distinct image
-        new = [i for k, i in first.items() if k not in self._memo]
-        if new:
-            dev = next(self.model.parameters()).device
-            for i, f in zip(new, self._run(x[new].to(dev))):
-                self._memo[keys[i]] = f
-        feats = np.stack([self._memo[k] for k in keys]).astype(np.float64) if keys else np.zeros((0, self.dims))
-        for k in keys:
-            self._memo.move_to_end(k)
-        while len(self._memo) > self.memo_size:
-            self._memo.popitem(last=False)
-        return feats
+    def _forward(self, x: Tensor) -> np.ndarray:
+        return self.model(x)[0].flatten(1).cpu().numpy()
 
 
 _SHARED: Dict[Tuple[str, str, bool], InceptionFeatures] = {}
@@ -140,9 +159,10 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2))
 
 
-def stats(features: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Mean and covariance (``np.cov(rowvar=False)``, as pytorch-fid)."""
-    return np.mean(features, axis=0), np.cov(features, rowvar=False)
+def stats(features: np.ndarray, ddof: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance (``np.cov(rowvar=False)``, as pytorch-fid; ``ddof=0``: divided by n, as StyleGAN-V's
+    ``FeatureStats.get_mean_cov``)."""
+    return np.mean(features, axis=0), np.cov(features, rowvar=False, ddof=ddof)
 
 
 def kid_unbiased(real: np.ndarray, fake: np.ndarray, num_subsets: int = 100, subset_size: int = 1000,
@@ -191,6 +211,7 @@ class _InceptionSetMetric(SetMetric):
 
     protocols = ("same_identity", "cross_identity")
     needs_target = False
+    ddof = 1  # covariance normalisation n - ddof of the statistics (see :func:`stats`)
 
     def __init__(self, context=None, cache: bool = True, cache_dir: Optional[str] = None, quantize: bool = True,
                  extractor: Optional[FeatureFn] = None, **options: Any) -> None:
@@ -248,9 +269,13 @@ class _InceptionSetMetric(SetMetric):
             described["root"] = os.path.abspath(os.path.expanduser(str(described["root"])))
         key = {"dataset": self.context.dataset, "resolution": self.context.resolution, "described": described,
                "frame_selection": self.context.frame_selection, "protocol": protocol, "real": "driving frames",
-               "backbone": self.backbone, "quantize": self.quantize}
+               "backbone": self.backbone, "quantize": self.quantize, **self.cache_key()}
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
         return self.cache_dir / f"{self.context.dataset}_{self.context.resolution}_{protocol}_{digest}.npz"
+
+    def cache_key(self) -> Dict[str, Any]:
+        """Further settings that change the real features or statistics (subclasses add theirs)."""
+        return {"ddof": self.ddof} if self.ddof != 1 else {}
 
     def update(self, batch: FrameBatch) -> None:
         if self._protocol is None:
@@ -276,7 +301,7 @@ class _InceptionSetMetric(SetMetric):
     def _save(self, real: np.ndarray, digest: str) -> None:
         path = self.cache_file(self._protocol)
         path.parent.mkdir(parents=True, exist_ok=True)
-        mu, sigma = stats(real)
+        mu, sigma = stats(real, self.ddof)
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
         os.close(fd)
         with open(tmp, "wb") as f:
@@ -297,7 +322,7 @@ class _InceptionSetMetric(SetMetric):
         for video, feats in zip(videos, self._gen):
             rows.setdefault(video, []).extend(range(start, start + len(feats)))
             start += len(feats)
-        return resample_groups([np.asarray(r) for r in rows.values()], n_boot, seed)
+        return resample_groups([np.asarray(r) for r in rows.values() if r], n_boot, seed)
 
     def settings(self) -> Dict[str, Any]:
         return {"backbone": "pytorch-fid InceptionV3 pool3 (2048-d)" if isinstance(self.extractor, InceptionFeatures)
@@ -318,11 +343,11 @@ class FID(_InceptionSetMetric):
             mu_r, sigma_r, n_r = self._cached["mu"], self._cached["sigma"], int(self._cached["n"])
         else:
             real = self._real_features()
-            mu_r, sigma_r, n_r = (*stats(real), len(real)) if len(real) >= 2 else (None, None, len(real))
+            mu_r, sigma_r, n_r = (*stats(real, self.ddof), len(real)) if len(real) >= 2 else (None, None, len(real))
         if len(fake) < 2 or mu_r is None:
-            return {"fid": {"value": float("nan"), "n": len(fake), "n_real": n_r, "cache": self.cache_status}}
-        mu_f, sigma_f = stats(fake)
-        return {"fid": {"value": frechet_distance(mu_f, sigma_f, mu_r, sigma_r), "n": len(fake), "n_real": n_r,
+            return {self.name: {"value": float("nan"), "n": len(fake), "n_real": n_r, "cache": self.cache_status}}
+        mu_f, sigma_f = stats(fake, self.ddof)
+        return {self.name: {"value": frechet_distance(mu_f, sigma_f, mu_r, sigma_r), "n": len(fake), "n_real": n_r,
                         "cache": self.cache_status}}
 
     def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
@@ -337,11 +362,11 @@ class FID(_InceptionSetMetric):
 
         fake = self._fake_features()
         if len(fake) < 2:
-            return {"fid": (float("nan"), float("nan"))}
+            return {self.name: (float("nan"), float("nan"))}
         if self._cached is not None and str(self._cached["frames_digest"]) == self._frames_digest():
             mu_r, sigma_r = self._cached["mu"], self._cached["sigma"]
         else:
-            mu_r, sigma_r = stats(self._real_features())
+            mu_r, sigma_r = stats(self._real_features(), self.ddof)
         out = []
         small = len(fake) < fake.shape[1]
         if small:
@@ -351,19 +376,19 @@ class FID(_InceptionSetMetric):
             tr_r = float(np.trace(sigma_r))
         for idx in self._video_resamples(n_boot, seed):
             if not small:
-                out.append(frechet_distance(*stats(fake[idx]), mu_r, sigma_r))
+                out.append(frechet_distance(*stats(fake[idx], self.ddof), mu_r, sigma_r))
                 continue
             n = len(idx)
             w = np.full(n, 1.0 / n)
             kb, gb = k_r[np.ix_(idx, idx)], gram[np.ix_(idx, idx)]
             kw, gw = kb @ w, gb @ w
             m = kb - kw[:, None] - kw[None, :] + w @ kw  # X Σ_r Xᵀ
-            lam = np.linalg.eigvalsh((m + m.T) / 2) / (n - 1)
+            lam = np.linalg.eigvalsh((m + m.T) / 2) / (n - self.ddof)
             mean_sq = w @ gw  # ‖μ_f‖²
-            tr_f = (np.trace(gb) - n * mean_sq) / (n - 1)
+            tr_f = (np.trace(gb) - n * mean_sq) / (n - self.ddof)
             dist = mean_sq - 2 * w @ f_mu[idx] + mu_r @ mu_r
             out.append(float(dist + tr_f + tr_r - 2 * np.sqrt(np.clip(lam, 0, None)).sum()))
-        return {"fid": percentile_interval(np.array(out), level, estimate=self.compute()["fid"]["value"])}
+        return {self.name: percentile_interval(np.array(out), level, estimate=self.compute()[self.name]["value"])}
 
 
 class KID(_InceptionSetMetric):
@@ -380,7 +405,7 @@ class KID(_InceptionSetMetric):
     def compute(self) -> Dict[str, Dict[str, Any]]:
         fake, real = self._fake_features(), self._real_features()
         mean, std, m = kid_unbiased(real, fake, self.num_subsets, self.subset_size, self.seed)
-        return {"kid": {"value": mean, "std": std, "n": len(fake), "n_real": len(real), "subset_size": m,
+        return {self.name: {"value": mean, "std": std, "n": len(fake), "n_real": len(real), "subset_size": m,
                         "num_subsets": self.num_subsets, "cache": self.cache_status}}
 
     def bootstrap(self, n_boot: int, seed: int, level: float) -> Dict[str, Tuple[float, float]]:
@@ -390,7 +415,7 @@ class KID(_InceptionSetMetric):
 
         fake, real = self._fake_features(), self._real_features()
         if len(fake) < 2 or len(real) < 2:
-            return {"kid": (float("nan"), float("nan"))}
+            return {self.name: (float("nan"), float("nan"))}
         d = fake.shape[1]
         k_ff = (fake @ fake.T / d + 1) ** 3
         k_fr = (fake @ real.T / d + 1) ** 3
@@ -402,7 +427,7 @@ class KID(_InceptionSetMetric):
             n = len(idx)
             kb = k_ff[np.ix_(idx, idx)]
             out.append(float((kb.sum() - np.trace(kb)) / (n * (n - 1)) + rr - 2 * k_fr[idx].mean()))
-        return {"kid": percentile_interval(np.array(out), level, estimate=self.compute()["kid"]["value"])}
+        return {self.name: percentile_interval(np.array(out), level, estimate=self.compute()[self.name]["value"])}
 
     def settings(self) -> Dict[str, Any]:
         return {**super().settings(), "kernel": "(x.y/d + 1)^3", "estimator": "unbiased MMD^2",

@@ -11,8 +11,10 @@ reconstruction keep the person of the ground truth?) and the **source image** fo
 undefined (no face found, empty foreground); the runner counts those frames.
 
 Embedders live in :data:`motionbench.registries.IDENTITY_EMBEDDERS`: ``color_histogram`` (synthetic, no
-weights), ``facenet`` (faces: facenet-pytorch InceptionResnetV1 trained on VGGFace2, optional extra),
-``person_reid`` (bodies: a ResNet-50 person re-identification network on person crops).
+weights), ``arcface`` (faces: insightface arcface_torch iresnet100, the default on face datasets when its
+weights file is present), ``facenet`` (faces: facenet-pytorch InceptionResnetV1 trained on VGGFace2,
+optional extra; the default on face datasets otherwise) and ``person_reid`` (bodies: a ResNet-50 person
+re-identification network on person crops).
 """
 from __future__ import annotations
 
@@ -24,7 +26,14 @@ from torch import Tensor
 from .base import FrameBatch, FrameMetric, IdentityEmbedder, MetricError
 from .common import plugin
 
-__all__ = ["AED", "ColorHistogramEmbedder", "aed_values"]
+__all__ = ["AED", "ColorHistogramEmbedder", "aed_values", "default_face_embedder"]
+
+
+def default_face_embedder() -> str:
+    """``arcface`` when its r100 weights file is in place, else ``facenet``."""
+    from ..hub.weights import weight_path
+
+    return "arcface" if weight_path("arcface_r100").is_file() else "facenet"
 
 
 def aed_values(emb_gen: np.ndarray, emb_ref: np.ndarray, squared: bool = False) -> np.ndarray:
@@ -150,7 +159,7 @@ class AED(FrameMetric):
                  embedder_options: Dict[str, Any] | None = None, **options: Any) -> None:
         super().__init__(context, **options)
         self.embedder, self.embedder_name = plugin(embedder, IdentityEmbedder, "IDENTITY_EMBEDDERS", self.context,
-                                                   "embedder", "identity", "facenet", "color_histogram",
+                                                   "embedder", "identity", default_face_embedder(), "color_histogram",
                                                    embedder_options, body_default="person_reid")
         if reference not in ("auto", "source", "target"):
             raise MetricError(f"aed: reference must be 'auto', 'source' or 'target', got {reference!r}")
