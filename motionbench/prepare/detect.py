@@ -205,12 +205,12 @@ class KeypointRCNNPersonDetector:
 
     def __init__(self, device: str = "cpu", verify: bool = True, min_score: float = 0.9,
                  keypoint_logit: float = 2.0, min_height: float = 0.10) -> None:
+        from .. import weights
+
+        path = weights.resolve("keypointrcnn_coco", verify=verify)  # before the imports: fails fast
         import torch
         from torchvision.models.detection import keypointrcnn_resnet50_fpn
 
-        from .. import weights
-
-        path = weights.resolve("keypointrcnn_coco", verify=verify)
         model = keypointrcnn_resnet50_fpn(weights=None, weights_backbone=None, min_size=256)
         model.load_state_dict(torch.load(str(path), map_location="cpu", weights_only=True))
         self.model = model.to(device).eval()

@@ -1,11 +1,11 @@
 """Cut the chunks of one downloaded video: decode it once, in order, and stream each chunk's cropped and
 resized frames into its output (:class:`~motionbench.prepare.output.ChunkOutput`).
 
-Decoding goes through motionbench's ffmpeg reader. A video whose frame count does not match its duration ×
-frame rate (variable frame rate) is decoded at its constant nominal rate instead (ffmpeg ``-fps_mode cfr``,
-frames duplicated or dropped), which is what video-preprocessing's ``imageio.get_reader`` gets from ffmpeg's
-default for raw-video output, so that frame ``i`` is the frame at ``i / fps`` seconds as the selection rule
-assumes. Only the frames of pending chunks are decoded into memory, a block at a time.
+Decoding goes through motionbench's ffmpeg reader with ffmpeg's constant-rate output (``-fps_mode cfr``):
+what video-preprocessing's ``imageio.get_reader`` gets from ffmpeg's default for raw-video output, so that a
+variable-frame-rate video yields the same frames (duplicated or dropped to the nominal rate) and frame ``i``
+is the frame the official rule means. The video is decoded from its start without seeking, as the official
+tool does; only the frames of pending chunks are kept, a block at a time.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ BLOCK = 32  # frames decoded per read
 class ConstantRateReader(FFmpegReader):
     """An ffmpeg reader that outputs frames at the video's nominal constant rate (``-fps_mode cfr``) and never
     seeks (a seek would restart the constant-rate timeline elsewhere). Not for a shared :class:`MetaCache`:
-    its frame counts differ from the pass-through reader's."""
+    its frame counts of variable-rate videos differ from the pass-through reader's."""
 
     frame_rate_params = ("-fps_mode", "cfr")
     seek_min_frames = sys.maxsize
@@ -71,16 +71,13 @@ def open_video(path: str) -> Tuple[FFmpegReader, List[str]]:
     """The reader for ``path`` and notes on how it is decoded; DatasetError when nothing can be decoded."""
     notes: List[str] = []
     try:
-        reader: FFmpegReader = FFmpegReader(path, strict=True)
+        reader: FFmpegReader = ConstantRateReader(path, strict=True)
     except DatasetError as strict_error:
-        reader = FFmpegReader(path, strict=False)  # raises when no frame at all is decodable
+        reader = ConstantRateReader(path, strict=False)  # raises when no frame at all is decodable
         notes.append(f"decoder errors: {_message(strict_error)}")
     if not reader.constant_rate:
-        counted = reader.num_frames
-        reader.close()
-        reader = ConstantRateReader(path, strict=False)
-        notes.append(f"variable frame rate ({counted} frames decoded as stored): decoded at a constant "
-                     f"{reader.fps:g} fps ({reader.num_frames} frames), as the official tool")
+        notes.append(f"variable frame rate: the container reports {reader.fps:g} fps, ffmpeg's constant-rate "
+                     f"output has {reader.num_frames} frames (indexed as the official tool indexes them)")
     if reader.fps <= 0:
         reader.close()
         raise DatasetError(f"video '{path}' reports no frame rate; the chunk rule needs one")
