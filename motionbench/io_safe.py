@@ -114,6 +114,12 @@ def check_output_file(path: PathLike, what: str) -> Path:
     return path
 
 
+def _refuse_write_error(exc: OSError, what: str, path: Path) -> None:
+    """A full disk, a quota or a read-only location becomes an OutputError naming the file."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+        raise OutputError(f"{what}: cannot write {path}: {exc.strerror}; nothing was written") from exc
+
+
 @contextlib.contextmanager
 def atomic_output(path: PathLike, verify: Optional[Callable[[Path], None]] = None,
                   what: str = "output") -> Iterator[Path]:
@@ -138,8 +144,7 @@ def atomic_output(path: PathLike, verify: Optional[Callable[[Path], None]] = Non
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
-            raise OutputError(f"{what}: cannot write {path}: {exc.strerror}; nothing was written") from exc
+        _refuse_write_error(exc, what, path)
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -177,8 +182,7 @@ def atomic_folder(path: PathLike, verify: Optional[Callable[[Path], None]] = Non
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
-            raise OutputError(f"{what}: cannot write {path}: {exc.strerror}; nothing was written") from exc
+        _refuse_write_error(exc, what, path)
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

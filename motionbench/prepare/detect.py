@@ -338,7 +338,7 @@ def detect_chunks(preset, o, videos: Mapping[str, str], root: Path,
         bar.update(1)
 
     try:
-        _run_jobs(jobs, o.workers, done, fn=_detect_video)  # type: ignore[arg-type]
+        _run_jobs(jobs, o.workers, done, fn=_detect_video)
     finally:
         bar.close()
     return _to_chunks(preset, o, found, settings, root)

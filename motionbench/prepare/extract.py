@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -59,7 +59,6 @@ class ChunkResult:
     sha256: str = ""
     box: str = ""
     detail: str = ""
-    extra: Dict[str, str] = field(default_factory=dict)
 
 
 def _message(error: Exception) -> str:

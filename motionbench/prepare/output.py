@@ -17,6 +17,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..io_safe import OutputError, atomic_folder
+from ..weights import sha256_of
 from ..video_out import video_output
 
 __all__ = ["FORMATS", "ChunkOutput", "output_digest", "resize_crop"]
@@ -38,33 +39,27 @@ def resize_crop(frame: np.ndarray, box: Tuple[int, int, int, int], resolution: i
     return img_as_ubyte(resize(crop, (resolution, resolution), anti_aliasing=True))
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def output_digest(path: os.PathLike) -> Optional[str]:
     """sha256 of a chunk: of the file, or for a frame folder of the lines ``<frame name> <sha256>\\n`` in name
     order. None when ``path`` does not exist."""
     path = Path(path)
     if path.is_file():
-        return _sha256_file(path)
+        return sha256_of(path)
     if not path.is_dir():
         return None
     h = hashlib.sha256()
     for name in sorted(os.listdir(path)):
-        h.update(f"{name} {_sha256_file(path / name)}\n".encode())
+        h.update(f"{name} {sha256_of(path / name)}\n".encode())
     return h.hexdigest()
 
 
 def _check_png_folder(folder: Path, expected: int, shape: Tuple[int, int, int]) -> None:
+    """Decode every frame again with motionbench's frame-folder reader and check count and size."""
     from ..data.readers import FrameFolderReader
 
     reader = FrameFolderReader(str(folder))
-    if reader.num_frames != expected or reader.size != shape[:2]:
+    decoded = reader.read(range(reader.num_frames)) if reader.num_frames == expected else None
+    if decoded is None or decoded.shape[1:] != tuple(shape):
         raise OutputError(f"frame folder {folder} reads back as {reader.num_frames} frames of "
                           f"{reader.size[1]}x{reader.size[0]}, expected {expected} of {shape[1]}x{shape[0]}")
 

@@ -29,7 +29,9 @@ class Preset:
 
     def tube_settings(self, o: Any) -> Dict[str, Any]:
         """The tube rules in force (the preset's, overridden by non-null ``prepare.*`` keys)."""
-        pick = lambda key: getattr(o, key) if getattr(o, key) is not None else getattr(self, key)  # noqa: E731
+        def pick(key: str) -> Any:
+            return getattr(o, key) if getattr(o, key) is not None else getattr(self, key)
+
         out = {"detect_every": int(o.detect_every), "min_frames": int(pick("min_frames")),
                "max_frames": int(pick("max_frames")), "increase": float(pick("increase"))}
         if self.kind == "faces":

@@ -15,15 +15,16 @@ import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..data.base import DatasetError
 from ..data.readers import VIDEO_EXTS
 from ..io_safe import check_output_dir, clean_stale_temps
+from ..schema import PrepareConfig
 from .extract import STATUSES, ChunkResult, VideoJob, extract_video
 from .metadata import Chunk, read_metadata
 from .output import FORMATS, output_digest
-from .presets import PRESETS, Preset, get_preset
+from .presets import Preset, get_preset
 from .report import (JOURNAL_FILE, REPORT_FILE, append_journal, build_manifest, read_previous, summary_table,
                      write_manifest, write_report)
 
@@ -33,28 +34,10 @@ __all__ = ["PrepareOptions", "PrepareResult", "prepare_dataset", "find_videos", 
 
 
 @dataclass
-class PrepareOptions:
-    """The ``prepare`` config group (see ``conf/prepare/default.yaml`` for each key)."""
+class PrepareOptions(PrepareConfig):
+    """The ``prepare`` config group (``conf/prepare/default.yaml`` explains each key) plus the device the
+    own-video detectors run on."""
 
-    preset: Optional[str] = None
-    videos: Optional[str] = None
-    output: Optional[str] = None
-    metadata: Optional[str] = None
-    video_list: Optional[str] = None
-    format: str = "mp4"
-    resolution: Optional[int] = None
-    workers: int = 1
-    progress: bool = True
-    pairs: int = 0
-    seed: int = 0
-    partition: str = "test"
-    detector: Optional[str] = None
-    detect_every: int = 1
-    min_frames: Optional[int] = None
-    max_frames: Optional[int] = None
-    iou: Optional[float] = None
-    increase: Optional[float] = None
-    min_score: Optional[float] = None
     device: str = "cpu"
 
 
@@ -175,8 +158,9 @@ def _reusable(prev: Optional[Mapping[str, str]], spec: str, root: Path) -> bool:
             and bool(prev.get("path")) and output_digest(root / prev["path"]) == prev.get("sha256"))
 
 
-def _run_jobs(jobs: Sequence[VideoJob], workers: int, on_done: Callable[[VideoJob, List[ChunkResult]], None],
-              fn: Callable[[VideoJob], List[ChunkResult]] = extract_video) -> None:
+def _run_jobs(jobs: Sequence[Any], workers: int, on_done: Callable[[Any, Any], None],
+              fn: Callable[[Any], Any] = extract_video) -> None:
+    """``on_done(job, fn(job))`` for every job, in this process (``workers`` 1) or in a pool of processes."""
     if workers == 1 or len(jobs) <= 1:
         for job in jobs:
             on_done(job, fn(job))
@@ -254,7 +238,7 @@ def prepare_dataset(options: Union[PrepareOptions, Mapping[str, Any]],
     finally:
         bar.close()
     final = _final_rows(chunks, rows, first_of, specs) + extra_rows
-    settings = {"preset": preset.name, "metadata": {"file": metadata_file.name, "sha256": _sha256(metadata_file)},
+    settings = {"preset": preset.name, "metadata": {"file": metadata_file.name, "sha256": output_digest(metadata_file)},
                 "resolution": resolution, "format": o.format, **_versions(), **preset.manifest_settings(o)}
     manifest = build_manifest(final, settings)
     write_report(root, final)
@@ -294,12 +278,6 @@ def _unlisted(root: Path, rows: Sequence[Mapping[str, Any]]) -> List[str]:
             out += [f"{part}/{n}" for n in sorted(os.listdir(folder)) if not n.startswith(".")
                     and f"{part}/{n}" not in listed]
     return out
-
-
-def _sha256(path: Path) -> str:
-    from .output import output_digest as digest
-
-    return digest(path) or ""
 
 
 def _versions() -> Dict[str, Any]:
