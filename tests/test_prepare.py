@@ -451,3 +451,36 @@ def test_default_detectors_name_their_missing_weight_files(offline_torch_home):
         SFDFaceDetector()
     with pytest.raises(MissingWeightsError, match=r"keypointrcnn_resnet50_fpn_coco-fc266e95\.pth.*not found"):
         KeypointRCNNPersonDetector()
+
+
+def test_person_detector_keeps_confident_full_people_only():
+    import torch
+
+    from motionbench.prepare.detect import KeypointRCNNPersonDetector
+
+    head_and_ankles = torch.full((17,), 3.0)
+    no_ankles = head_and_ankles.clone()
+    no_ankles[-2:] = 0.0
+    out = {"boxes": torch.tensor([[10., 20, 50, 140], [60, 20, 100, 140], [110, 20, 150, 140], [160, 20, 200, 40]]),
+           "scores": torch.tensor([0.95, 0.5, 0.99, 0.99]),
+           "keypoints_scores": torch.stack([head_and_ankles, head_and_ankles, no_ankles, head_and_ankles])}
+    det = KeypointRCNNPersonDetector.__new__(KeypointRCNNPersonDetector)  # the filter, without the network
+    det.model, det.device, det.min_score, det.keypoint_logit, det.min_height = (lambda images: [out]), "cpu", 0.9, 2.0, 0.1
+    kept = det(np.zeros((200, 300, 3), np.uint8))  # low score, no ankles, shorter than 10% of the width: dropped
+    assert kept.shape == (1, 5) and np.allclose(kept[0], [10, 20, 50, 140, 0.95])
+
+
+def test_face_detector_runs_face_alignment_on_a_weight_file_it_finds(offline_torch_home):
+    import torch
+    from face_alignment.detection.sfd.net_s3fd import s3fd
+
+    from motionbench.prepare.detect import SFDFaceDetector
+
+    folder = offline_torch_home / "hub" / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(s3fd().state_dict(), folder / "s3fd-619a316812.pth")  # random weights, the published layout
+    det = SFDFaceDetector(verify=False)
+    boxes = det(np.random.default_rng(0).integers(0, 255, (720, 64, 3), dtype=np.uint8))  # detected at 360x32
+    assert boxes.ndim == 2 and boxes.shape[1] == 5 and np.isfinite(boxes).all()
+    assert det.settings()["weights"] == "s3fd-619a316812.pth"

@@ -10,7 +10,6 @@ processes are removed at the next start). Videos are processed by ``workers`` pr
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -28,7 +27,6 @@ from .presets import Preset, get_preset
 from .report import (JOURNAL_FILE, REPORT_FILE, append_journal, build_manifest, read_previous, summary_table,
                      write_manifest, write_report)
 
-log = logging.getLogger("motionbench")
 
 __all__ = ["PrepareOptions", "PrepareResult", "prepare_dataset", "find_videos", "check_options"]
 
