@@ -106,11 +106,8 @@ def _parse_bbox(text: object) -> Optional[Box]:
 
 
 def _int_cell(value: object) -> Optional[int]:
-    try:
-        f = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return int(f) if math.isfinite(f) and f.is_integer() else None
+    f = _float(value)
+    return int(f) if f is not None and f.is_integer() else None
 
 
 def read_metadata(path: str, source_hint: str = "") -> List[Chunk]:
