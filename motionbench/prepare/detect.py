@@ -167,7 +167,7 @@ def find_tubes(frames, detector: Callable[[np.ndarray], np.ndarray], kind: str, 
         n = i + 1
         if i % every == 0:
             boxes = np.asarray(detector(frame), dtype=float).reshape(-1, 5)
-            tracker.feed(i, boxes)
+            tracker.feed(i, boxes[(boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])])  # no empty boxes
     return tracker.finish(n), n
 
 
