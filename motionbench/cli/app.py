@@ -44,6 +44,7 @@ tasks (task=...):
   animate     animate.source=IMAGE animate.driving=VIDEO [animate.output=out.mp4]
   compare     methods=[fomm,lia] animate.source=IMAGE animate.driving=VIDEO [compare.output=compare.mp4]
   train       train a method on a dataset's train split (resumes from its run directory)
+  prepare     prepare.preset=taichi|vox|ted|faces|bodies prepare.videos=DIR [prepare.metadata=CSV] prepare.output=DIR
 
 most used overrides:
   method={methods}

@@ -15,7 +15,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 __all__ = ["Config", "MethodConfig", "BenchmarkConfig", "TrainConfig", "AnimateConfig", "CompareConfig", "WeightsConfig",
-           "register_schemas"]
+           "PrepareConfig", "register_schemas"]
 
 
 @dataclass
@@ -145,6 +145,31 @@ class CompareConfig:
 
 
 @dataclass
+class PrepareConfig:
+    """``task=prepare`` (conf/prepare/default.yaml; motionbench.prepare.PrepareOptions)."""
+
+    preset: Optional[str] = None
+    videos: Optional[str] = None
+    output: Optional[str] = None
+    metadata: Optional[str] = None
+    video_list: Optional[str] = None
+    format: str = "mp4"
+    resolution: Optional[int] = None
+    workers: int = 1
+    progress: bool = True
+    pairs: int = 0
+    seed: int = 0
+    partition: str = "test"
+    detector: Optional[str] = None
+    detect_every: int = 1
+    min_frames: Optional[int] = None
+    max_frames: Optional[int] = None
+    iou: Optional[float] = None
+    increase: Optional[float] = None
+    min_score: Optional[float] = None
+
+
+@dataclass
 class WeightsConfig:
     verify: bool = True  # sha256 checks of pretrained weight files
     download: bool = False  # fetch a missing official method checkpoint (method.checkpoint=official:TAG) first
@@ -152,7 +177,7 @@ class WeightsConfig:
 
 @dataclass
 class Config:
-    task: str = "benchmark"  # benchmark | animate | train | compare | list | weights
+    task: str = "benchmark"  # benchmark | animate | train | compare | prepare | list | weights
     method: MethodConfig = field(default_factory=MethodConfig)
     methods: Optional[List[str]] = None  # task=compare: the methods side by side
     dataset: Any = MISSING
@@ -162,6 +187,7 @@ class Config:
     animate: AnimateConfig = field(default_factory=AnimateConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     list: str = "all"  # what `task=list` lists: methods | datasets | metrics | all
 

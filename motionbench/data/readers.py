@@ -318,6 +318,8 @@ class FFmpegReader(VideoReader):
     #: forward jumps shorter than this decode through (ffmpeg decodes ~1-2k frames/s at 256², a restart
     #: costs ~0.1-0.2 s); only constant-frame-rate videos are ever sought
     seek_min_frames: int = 250
+    #: ffmpeg output options that decide which frames come out (counting and reading use the same)
+    frame_rate_params: Sequence[str] = tuple(_PASSTHROUGH)
 
     def __init__(self, path: str, cache: Optional[MetaCache] = None, strict: bool = True) -> None:
         self.path = path
@@ -325,7 +327,7 @@ class FFmpegReader(VideoReader):
             raise DatasetError(f"video '{path}' is empty (0 bytes)")
         meta = cache.get(path) if cache is not None else None
         if meta is None:
-            meta = self._probe(path, strict)
+            meta = self._probe(path, strict, list(self.frame_rate_params))
             if cache is not None:
                 cache.put(path, meta)
         self.num_frames, self.size = int(meta["frames"]), (int(meta["height"]), int(meta["width"]))
@@ -336,9 +338,9 @@ class FFmpegReader(VideoReader):
         self._last: Optional[Tuple[int, np.ndarray]] = None  # last frame decoded (re-asked for it, no restart)
 
     @staticmethod
-    def _probe(path: str, strict: bool) -> dict:
+    def _probe(path: str, strict: bool, frame_rate_params: Sequence[str] = tuple(_PASSTHROUGH)) -> dict:
         cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-progress", "pipe:1", "-nostats",
-               "-i", path, "-map", "0:v:0", *_PASSTHROUGH, "-f", "null", "-"]
+               "-i", path, "-map", "0:v:0", *frame_rate_params, "-f", "null", "-"]
         r = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         err = " | ".join(line.strip() for line in r.stderr.strip().splitlines()[:3])
         frames = [int(m) for m in re.findall(r"^frame=(\d+)", r.stdout, flags=re.M)]
@@ -351,7 +353,7 @@ class FFmpegReader(VideoReader):
                                f"{frames[-1]} decodable frames (pass strict=false to use those frames)")
         import imageio_ffmpeg
 
-        gen = imageio_ffmpeg.read_frames(path, output_params=_PASSTHROUGH)
+        gen = imageio_ffmpeg.read_frames(path, output_params=list(frame_rate_params))
         try:
             header = next(gen)
         finally:
@@ -365,7 +367,7 @@ class FFmpegReader(VideoReader):
 
         self.close()
         seek = ["-ss", f"{(start - 0.5) / self.fps:.6f}"] if start > 0 else []
-        self._gen = imageio_ffmpeg.read_frames(self.path, input_params=seek, output_params=_PASSTHROUGH)
+        self._gen = imageio_ffmpeg.read_frames(self.path, input_params=seek, output_params=list(self.frame_rate_params))
         next(self._gen)  # header
         self._pos, self._sought = start, start > 0
 

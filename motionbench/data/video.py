@@ -240,9 +240,11 @@ class FOMMLayoutDataset(VideoDataset):
         raise DatasetError(f"pairs CSV '{self.pairs_csv}' not found (looked for {candidates})")
 
     def describe(self) -> Dict[str, Any]:
+        from ..prepare.report import dataset_manifest_info  # test_videos; manifest_sha256 of a prepared dataset
+
         return {"name": self.name, "type": "fomm_layout", "root": self.root, "resolution": self.resolution,
                 "pairs_csv": self.pairs_csv, "id_sampling": self.id_sampling, "max_frames": self.max_frames,
-                "crop": self.crop}
+                "crop": self.crop, **dataset_manifest_info(self.root)}
 
 
 def read_pairs_csv(csv_path: str, videos: Sequence[VideoRef], split_dir: str = "") -> List[Pair]:

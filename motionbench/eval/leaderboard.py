@@ -6,7 +6,8 @@ One row per run and protocol (and animation mode: the floors are scored in every
 ``compat`` and ``selection`` (which test frames were scored) tell apart rows of one method that are not
 comparable; ``metric_info`` (JSON: each metric's direction, frame count, undefined frames) and
 ``per_video`` (JSON: each metric's per-video values, what paired comparisons resample) make a row
-self-contained. Appending takes an inter-process file lock and rewrites the whole file through a
+self-contained; ``dataset_manifest`` (sha256 of a dataset's ``manifest.json`` from ``task=prepare``) and
+``test_videos`` say which test set was scored (blank in rows of older versions). Appending takes an inter-process file lock and rewrites the whole file through a
 temporary file + rename, so concurrent writers never interleave or truncate rows and a crash never leaves
 a half-written file. Rendering (tables, LaTeX, plot, paired comparisons) lives in :mod:`motionbench.eval.report`.
 """
@@ -21,7 +22,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from filelock import FileLock
 
-from .results import NAN, MetricResult, ResultRecord, write_text_atomic
+from ..files.atomic import write_text_atomic
+from .results import NAN, MetricResult, ResultRecord
 
 __all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_rows", "append_leaderboard",
            "read_leaderboard", "load_latest", "check_leaderboard_writable", "LeaderboardError", "metric_directions",
@@ -29,7 +31,8 @@ __all__ = ["KEY_COLUMNS", "PROVENANCE_COLUMNS", "NONCOMPARABLE", "leaderboard_ro
 
 KEY_COLUMNS = ["method", "checkpoint", "dataset", "protocol"]
 PROVENANCE_COLUMNS = ["mode", "compat", "selection", "metric_settings", "seed", "checkpoint_sha256", "run_dir", "date",
-                      "motionbench_version", "git", "torch", "device", "protocol_version", "metric_info", "per_video"]
+                      "motionbench_version", "git", "torch", "device", "protocol_version", "metric_info", "per_video",
+                      "dataset_manifest", "test_videos"]
 CI_SUFFIXES = ("_ci_low", "_ci_high")
 # rows that differ in these columns score different things: kept apart, and shown when a table mixes them
 NONCOMPARABLE = ("mode", "compat", "selection")
@@ -74,9 +77,19 @@ def leaderboard_rows(record: ResultRecord, per_video: Sequence[Mapping[str, Any]
                                      for n, r in metrics.items()}),
             "per_video": _compact({n: {r["video"]: _finite(r.get(n)) for r in videos} for n in metrics
                                    if any(n in r for r in videos)}),
+            "dataset_manifest": _manifest_tag(record.dataset),
+            "test_videos": record.dataset.get("test_videos"),
         })
         rows.append(row)
     return rows
+
+
+def _manifest_tag(dataset: Mapping[str, Any]) -> str:
+    """sha256 of the prepared dataset's manifest.json ('' without one), flagged when the test folder differs."""
+    sha = dataset.get("manifest_sha256")
+    if not sha:
+        return ""
+    return sha if dataset.get("manifest_matches") else f"{sha} (test folder differs from the manifest)"
 
 
 def _finite(v: Any) -> Optional[float]:

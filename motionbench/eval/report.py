@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
 from .leaderboard import NONCOMPARABLE, load_latest, metric_directions, row_result
-from .results import format_value, write_text_atomic
+from ..files.atomic import write_text_atomic
+from .results import format_value
 from .stats import paired_bootstrap
 
 __all__ = ["markdown", "latex", "plot", "figure", "compare", "main", "cell", "sections"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
 from .. import __version__
-from ..files.atomic import write_bytes_atomic
+from ..files.atomic import write_text_atomic
 from .stats import DEFAULT_LEVEL
 
 __all__ = ["PROTOCOL_VERSION", "SCHEMA_VERSION", "MetricResult", "ResultRecord", "write_json_atomic", "markdown_table",
@@ -146,11 +146,6 @@ class ResultRecord:
         info = self.protocols.get(key, {})
         protocol = info.get("protocol") or key.split("@")[0]
         return info.get("mode") or self.benchmark["same_mode" if protocol == "same_identity" else "cross_mode"]
-
-
-def write_text_atomic(path: os.PathLike, text: str, what: str = "output") -> Path:
-    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename (:mod:`motionbench.files.atomic`)."""
-    return write_bytes_atomic(path, text.encode("utf-8"), what=what)
 
 
 def write_json_atomic(path: os.PathLike, data: Any) -> Path:

@@ -20,8 +20,8 @@ import stat
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
-__all__ = ["OutputError", "atomic_output", "write_bytes_atomic", "clean_stale_temps", "check_output_file",
-           "check_output_dir", "temp_path"]
+__all__ = ["OutputError", "atomic_output", "atomic_folder", "write_bytes_atomic", "write_text_atomic", "clean_stale_temps",
+           "check_output_file", "check_output_dir", "temp_path"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -49,17 +49,25 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale_temps(folder: PathLike) -> int:
-    """Remove ``.<name>.tmp-<pid>*`` files of processes that no longer run; returns how many."""
+    """Remove ``.<name>.tmp-<pid>*`` files (and folders, see :func:`atomic_folder`) of processes that no longer
+    run; returns how many."""
+    import shutil
+
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     removed = 0
     for entry in folder.iterdir():
         m = _TMP.match(entry.name)
-        if m and entry.is_file() and int(m.group("pid")) != os.getpid() and not _alive(int(m.group("pid"))):
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
-                removed += 1
+        if m and int(m.group("pid")) != os.getpid() and not _alive(int(m.group("pid"))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            elif entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+            else:
+                continue
+            removed += 1
     return removed
 
 
@@ -106,6 +114,12 @@ def check_output_file(path: PathLike, what: str) -> Path:
     return path
 
 
+def _refuse_write_error(exc: OSError, what: str, path: Path) -> None:
+    """A full disk, a quota or a read-only location becomes an OutputError naming the file."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
+        raise OutputError(f"{what}: cannot write {path}: {exc.strerror}; nothing was written") from exc
+
+
 @contextlib.contextmanager
 def atomic_output(path: PathLike, verify: Optional[Callable[[Path], None]] = None,
                   what: str = "output") -> Iterator[Path]:
@@ -130,12 +144,49 @@ def atomic_output(path: PathLike, verify: Optional[Callable[[Path], None]] = Non
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EROFS):
-            raise OutputError(f"{what}: cannot write {path}: {exc.strerror}; nothing was written") from exc
+        _refuse_write_error(exc, what, path)
         raise
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: PathLike, verify: Optional[Callable[[Path], None]] = None,
+                  what: str = "output") -> Iterator[Path]:
+    """A folder written like :func:`atomic_output` writes a file: the block fills a temporary sibling folder
+    (``.<name>.tmp-<pid><suffix>``); on leaving, every file in it is fsynced, ``verify(tmp)`` runs, and the
+    folder is renamed into place (an existing folder is first renamed aside, then removed). Any exception
+    removes the temporary folder and leaves ``path`` untouched."""
+    import shutil
+
+    path = Path(path)
+    check_output_dir(path.parent, what)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what}: {path} exists and is not a directory; move it away")
+    tmp = temp_path(path)
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    old = path.with_name(f".{path.name}.tmp-{os.getpid()}.old")
+    try:
+        yield tmp
+        for entry in tmp.iterdir():
+            if entry.is_file():
+                with open(entry, "rb+") as f:
+                    os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        if verify is not None:
+            verify(tmp)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except OSError as exc:
+        _refuse_write_error(exc, what, path)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_bytes_atomic(path: PathLike, data: bytes, verify: Optional[Callable[[Path], None]] = None,
@@ -150,3 +201,9 @@ def write_bytes_atomic(path: PathLike, data: bytes, verify: Optional[Callable[[P
             f.write(data)
             f.flush()
     return Path(path)
+
+
+def write_text_atomic(path: PathLike, text: str, what: str = "output") -> Path:
+    """UTF-8 ``text`` to ``path``: temp file, fsync, read back and compared, rename."""
+    return write_bytes_atomic(path, text.encode("utf-8"), what=what)
+

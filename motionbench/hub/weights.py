@@ -174,7 +174,12 @@ register_weight(WeightFile(
 register_weight(WeightFile(
     name="s3fd", filename="s3fd-619a316812.pth", sha256_prefix="619a316812",
     source="https://www.adrianbulat.com/downloads/python-fan/s3fd-619a316812.pth (face-alignment's SFD detector)",
-    used_by="face keypoints for AKD/MKR (face-alignment SFD face detector)"))
+    used_by="face keypoints for AKD/MKR and face boxes for task=prepare prepare.preset=faces (face-alignment SFD face detector)"))
+register_weight(WeightFile(
+    name="keypointrcnn_coco", filename="keypointrcnn_resnet50_fpn_coco-fc266e95.pth", sha256_prefix="fc266e95",
+    source="https://download.pytorch.org/models/keypointrcnn_resnet50_fpn_coco-fc266e95.pth "
+           "(torchvision KeypointRCNN_ResNet50_FPN_Weights.COCO_V1)",
+    used_by="person boxes for task=prepare prepare.preset=bodies"))
 register_weight(WeightFile(
     name="2dfan4", filename="2DFAN4-11f355bf06.pth.tar", sha256_prefix="11f355bf06",
     source="https://www.adrianbulat.com/downloads/python-fan/2DFAN4-11f355bf06.pth.tar (face-alignment >= 1.5)",

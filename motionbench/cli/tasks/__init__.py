@@ -4,6 +4,7 @@
   (:func:`motionbench.eval.runner.run_benchmark` is the protocol runner it calls; ``run_benchmark_task`` is the task.)
 * ``animate`` (:mod:`.animate`), ``compare`` (:mod:`.compare`): animate one source with a driving clip.
 * ``train`` (:mod:`.train`): the shared trainer.
+* ``prepare`` (:mod:`.prepare`): downloaded videos + metadata CSV -> a FOMM-layout dataset (:mod:`motionbench.prepare`).
 * ``list`` / ``weights`` (:mod:`.listing`); the ``leaderboard`` sub-command is :func:`motionbench.eval.report.main`.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ TASKS = {
     "animate": "animate:run_animate_task",
     "compare": "compare:run_compare_task",
     "train": "train:run_train_task",
+    "prepare": "prepare:run_prepare_task",
     "list": "listing:run_list_task",
     "weights": "listing:run_weights_task",
 }

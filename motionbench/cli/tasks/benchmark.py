@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from ...eval.distributed import eval_context, run_benchmark_sharded
 from ...eval.leaderboard import append_leaderboard, check_leaderboard_writable, leaderboard_rows
-from ...eval.results import ResultRecord, markdown_table, provenance, write_text_atomic
+from ...eval.results import ResultRecord, markdown_table, provenance
+from ...files.atomic import write_text_atomic
 from ...eval.runner import BenchmarkOptions
 from ...eval.stats import DEFAULT_LEVEL
 from ...hub.build import build_dataset, build_model, resolve_device, to_dict

@@ -2,11 +2,12 @@
 pretrained file motionbench knows, official method checkpoints included)."""
 from __future__ import annotations
 
+import os
 from typing import List
 
 from ...registries import ANIMATORS, DATASETS, IDENTITY_EMBEDDERS, KEYPOINT_EXTRACTORS, METRICS
 
-__all__ = ["list_task", "weights_task", "official_table", "run_list_task", "run_weights_task"]
+__all__ = ["list_task", "weights_task", "official_table", "run_list_task", "run_weights_task", "dataset_roots"]
 
 
 def list_task(what: str = "all") -> str:
@@ -30,9 +31,43 @@ def list_task(what: str = "all") -> str:
             extra = f"  (aliases: {', '.join(aliases)})" if aliases else ""
             lines.append(f"  {name}{extra}")
         if key == "datasets":
-            configs = sorted(p.name[:-5] for p in conf.joinpath("dataset").iterdir() if p.name.endswith(".yaml"))
-            lines.append(f"  dataset configs (dataset=<name>): {', '.join(configs)}")
+            lines.append("  dataset configs (dataset=<name>): root, train/test videos")
+            lines.extend(f"    {line}" for line in dataset_roots())
     return "\n".join(lines)
+
+
+def dataset_roots() -> List[str]:
+    """One line per dataset config: its root, whether it exists, how many train / test videos it holds (entries
+    counted, not decoded), and the manifest digest of a dataset made by ``task=prepare``."""
+    from importlib import resources
+
+    from omegaconf import OmegaConf
+
+    from ...prepare.report import dataset_manifest_info, video_entries
+
+    out = []
+    for p in sorted(resources.files("motionbench.conf").joinpath("dataset").iterdir(), key=lambda p: p.name):
+        if not p.name.endswith(".yaml"):
+            continue
+        cfg = OmegaConf.create(p.read_text(encoding="utf-8"))
+        name = p.name[:-5]
+        if cfg.get("type") != "fomm_layout":
+            out.append(f"{name}: rendered on the fly (no files)")
+            continue
+        if OmegaConf.is_missing(cfg, "root"):
+            out.append(f"{name}: no default root (set dataset.root=DIR)")
+            continue
+        root = os.path.abspath(os.path.expanduser(str(cfg.root)))
+        if not os.path.isdir(root):
+            out.append(f"{name}: {root} (missing)")
+            continue
+        info = dataset_manifest_info(root)
+        counts = {split: len(v) if (v := video_entries(os.path.join(root, split))) is not None else "(no folder)"
+                  for split in ("train", "test")}
+        manifest = (f", manifest {info['manifest_sha256'][:12]}" + ("" if info.get("manifest_matches") else
+                    " (test folder differs)") if info.get("manifest_sha256") else "")
+        out.append(f"{name}: {root}: train {counts['train']}, test {counts['test']}{manifest}")
+    return out
 
 
 def weights_task() -> str:
