@@ -6,15 +6,12 @@ and its checkpoint) and ``<stem>_grid.png`` (the same columns at evenly spaced f
 its checkpoint's resolution (``animate.resolution`` overrides) on one streamed pass over the driving clip;
 columns are shown at the largest of those resolutions. Checkpoints: ``compare.checkpoints={fomm: official:vox}``,
 else ``method.checkpoint`` for the method named by ``method=``, else each method config's default (``auto``).
-
-:func:`save_sample_videos` (``benchmark.save_samples=K``) writes the same labelled layout for the first K
-test videos of a benchmark run (source = frame 0, driving = the video: the same-identity protocol).
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +32,7 @@ log = logging.getLogger("motionbench")
 
 MIN_DISPLAY = 128  # columns are shown at least this large (legible captions; results of 64² checkpoints upscaled)
 
-__all__ = ["run_compare_task", "caption_bar", "side_by_side", "with_caption", "save_sample_videos"]
+__all__ = ["run_compare_task", "caption_bar", "side_by_side", "with_caption"]
 
 
 def _font(size: int):
@@ -164,28 +161,3 @@ def run_compare_task(cfg, run_dir: Path) -> Dict[str, Any]:
     print(f"compared {', '.join(names)} on {total} frames ({size}×{size} columns): {video}, grid {grid}")
     return {"frames": total, "video": str(video), "grid": str(grid), "resolutions": dict(zip(names, resolutions)),
             "warnings": warnings}
-
-
-@torch.inference_mode()
-def save_sample_videos(model: Animator, dataset, k: int, out_dir: Path, split: str = "test", mode: str = "absolute",
-                       batch_frames: int = 16, max_frames: Optional[int] = None,
-                       device: torch.device = torch.device("cpu"), label: Optional[str] = None, fps: float = 10.0
-                       ) -> List[Path]:
-    """The first ``k`` videos of ``split`` animated from their frame 0 (source | driving | result, captioned):
-    ``out_dir/<video>.mp4``."""
-    paths = []
-    bar = caption_bar(["source", "driving", label or model.name], dataset.resolution)
-    for video in dataset.videos(split)[: max(0, int(k))]:
-        source = dataset.read_frames(video, [0]).to(device)
-        state = model.encode_source(source)
-
-        def frames():
-            for _, drv in dataset.iter_chunks(video, chunk=batch_frames, max_frames=max_frames):
-                drv = drv.to(device)
-                out = model.animate(source, drv[None], mode=mode, driving_ref=source if mode == "relative" else None,
-                                    source_state=state)[0]
-                yield with_caption(side_by_side([source.expand(len(drv), -1, -1, -1), drv, out], dataset.resolution), bar)
-
-        name = "".join(ch if ch.isalnum() or ch in "-_#." else "_" for ch in video.name)
-        paths.append(save_video(frames(), out_dir / f"{name}.mp4", fps=fps))
-    return paths
