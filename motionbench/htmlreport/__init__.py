@@ -14,18 +14,56 @@ it instead (for media over ``--max-embed-mb``).
 from __future__ import annotations
 
 import argparse
-import logging
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 from .model import ReportError, build_sections, find_runs
-from .page import DEFAULT_HEADLINE, Media, headline_of, render_page
+from .page import DEFAULT_HEADLINE, Media, gallery_html, headline_of, page_shell, render_page
 
-__all__ = ["build_report", "main", "ReportError", "DEFAULT_MAX_EMBED_MB"]
+__all__ = ["build_report", "write_gallery_page", "check_page_output", "main", "ReportError",
+           "DEFAULT_MAX_EMBED_MB"]
 
-log = logging.getLogger("motionbench")
 
 DEFAULT_MAX_EMBED_MB = 25.0
+
+
+def check_page_output(path, what: str) -> Path:
+    """An HTML page path that can be written (refused before any work otherwise)."""
+    from ..io_safe import check_output_file
+
+    path = check_output_file(path, what)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ReportError(f"{what}: {path} must end in .html")
+    return path
+
+
+def _media_store(files, media: str, max_embed_mb: float, out: Path, what: str) -> Media:
+    """The page's media store: embedded, or copied into ``<out stem>_media/`` ("copy"; "auto": when the files
+    would add more than ``max_embed_mb`` to the page). Over the limit, "embed" is refused."""
+    probe = Media()
+    for path in files:
+        probe.ref(path)
+    size_mb = probe.total_bytes() * 4 / 3 / 2**20  # base64
+    if media == "auto":
+        media = "copy" if size_mb > max_embed_mb else "embed"
+    if media == "embed" and size_mb > max_embed_mb:
+        raise ReportError(f"{what}: the sample media would add {size_mb:.1f} MB to the page (limit "
+                          f"{max_embed_mb:g} MB); pass --copy-media (videos copied beside the page) or raise "
+                          f"--max-embed-mb")
+    return Media(out.parent / f"{out.stem}_media" if media == "copy" else None)
+
+
+def _write_page(out: Path, html: str, store: Media) -> Path:
+    """The media copies first (content-addressed names, atomic), then the page."""
+    from ..io_safe import write_bytes_atomic
+    from ..results import write_text_atomic
+
+    if store.copy_dir is not None:
+        for mid, path in store.files.items():
+            target = store.copy_dir / store.copy_name(mid)
+            if not target.is_file():
+                write_bytes_atomic(target, path.read_bytes(), what="report media")
+    return write_text_atomic(out, html, what="report")
 
 
 def build_report(csv: Path, runs: Sequence[Path] = (), out: Path = Path("report.html"), media: str = "embed",
@@ -37,53 +75,48 @@ def build_report(csv: Path, runs: Sequence[Path] = (), out: Path = Path("report.
     before anything is rendered or written."""
     from ..io_safe import check_output_file, write_bytes_atomic
     from ..leaderboard import load_latest
-    from ..results import write_text_atomic
     from . import figures
 
     csv, out = Path(csv), Path(out)
     if not csv.is_file():
         raise ReportError(f"report: leaderboard {csv} does not exist (give a leaderboard CSV file)")
-    if out.suffix.lower() not in (".html", ".htm"):
-        raise ReportError(f"report: --out {out} must end in .html")
     df, metrics = load_latest(csv)
     headline = list(headline or DEFAULT_HEADLINE)
     unknown = [m for m in headline if m not in metrics] if headline != list(DEFAULT_HEADLINE) else []
     if unknown:
         raise ReportError(f"report: leaderboard {csv} has no metric(s) {unknown} (has: {', '.join(metrics)})")
-    check_output_file(out, "report --out")
+    check_page_output(out, "report --out")
     if figure is not None:
         check_output_file(figure, "report --figure")
     found = find_runs(runs)
     sections = build_sections(df, metrics, found)
-    copy_dir = out.parent / f"{out.stem}_media"
-    collected = Media()
-    for s in sections:
-        for r in s.rows:
-            for sample in r.samples().values():
-                for path in sample["files"].values():
-                    collected.ref(path)
-    size_mb = collected.total_bytes() * 4 / 3 / 2**20  # base64
-    if media == "auto":
-        media = "copy" if size_mb > max_embed_mb else "embed"
-    if media == "embed" and size_mb > max_embed_mb:
-        raise ReportError(f"report: the sample media of {', '.join(map(str, runs))} would add {size_mb:.1f} MB to "
-                          f"the page (limit {max_embed_mb:g} MB); pass --copy-media (videos copied beside the page) "
-                          f"or raise --max-embed-mb")
-    page_media = Media(copy_dir if media == "copy" else None)
-    html = render_page(sections, headline, page_media, out.parent, title or f"motionbench results: {csv.name}",
+    files = [p for s in sections for r in s.rows for sample in r.samples().values() for p in sample["files"].values()]
+    store = _media_store(files, media, max_embed_mb, out, f"report {', '.join(map(str, runs))}")
+    html = render_page(sections, headline, store, out.parent, title or f"motionbench results: {csv.name}",
                        source=f"{csv.name}" + (f" with samples of {len(found)} run(s)" if found else ""),
                        n_boot=n_boot, seed=seed)
-    if media == "copy":
-        for mid, path in page_media.files.items():
-            target = copy_dir / page_media.copy_name(mid)
-            if not target.is_file():
-                write_bytes_atomic(target, path.read_bytes(), what="report media")
-    write_text_atomic(out, html, what="report")
+    _write_page(out, html, store)
     if figure is not None:
         caption = "dots: value; whiskers: 95% bootstrap interval over videos; vertical lines: floors"
         write_bytes_atomic(figure, figures.summary_figure(sections, lambda s: headline_of(s, headline), caption),
                            what="report figure")
     return out
+
+
+def write_gallery_page(out: Path, title: str, columns: Sequence[str], row_label: str,
+                       cells: Sequence[Tuple[str, Path, str]], fps: float, media: str = "auto",
+                       max_embed_mb: float = DEFAULT_MAX_EMBED_MB) -> Path:
+    """A page with one synchronized gallery row (``task=compare``): ``cells`` are (kind "video" | "image",
+    file, caption) under ``columns``."""
+    from html import escape
+
+    out = check_page_output(out, "compare.gallery")
+    store = _media_store([c[1] for c in cells], media, max_embed_mb, out, "compare.gallery")
+    row = [(kind, store.ref(path), escape(caption).replace("\n", "<br>")) for kind, path, caption in cells]
+    body = (f"<header><h1>{escape(title)}</h1></header><p class=\"lead\">The same source image animated by the same "
+            f"driving clip with each method; one control plays, pauses, steps and scrubs them together.</p>"
+            + gallery_html(columns, [(row_label, row)], fps))
+    return _write_page(out, page_shell(title, body, store, out.parent), store)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

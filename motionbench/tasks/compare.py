@@ -6,9 +6,12 @@ and its checkpoint) and ``<stem>_grid.png`` (the same columns at evenly spaced f
 its checkpoint's resolution (``animate.resolution`` overrides) on one streamed pass over the driving clip;
 columns are shown at the largest of those resolutions. Checkpoints: ``compare.checkpoints={fomm: official:vox}``,
 else ``method.checkpoint`` for the method named by ``method=``, else each method config's default (``auto``).
+``compare.gallery=PAGE.html`` also writes the same columns as a self-contained HTML page playing them in sync
+(one play / pause / scrub control, as the report's gallery; the column videos are kept in ``<run dir>/gallery/``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
@@ -26,6 +29,7 @@ from ..data.readers import open_reader
 from ..data.video import frames_to_tensor
 from ..media import load_image, save_video
 from ..runner import effective_cross_mode
+from ..video_out import video_output
 from ..media import save_png
 
 log = logging.getLogger("motionbench")
@@ -122,6 +126,10 @@ def run_compare_task(cfg, run_dir: Path) -> Dict[str, Any]:
         raise ValueError("task=compare needs animate.source=IMAGE and animate.driving=VIDEO")
     if not Path(a.source).is_file():
         raise ValueError(f"animate.source '{a.source}' does not exist")
+    if c.gallery:  # refused before any work
+        from ..htmlreport import check_page_output
+
+        check_page_output(c.gallery, "compare.gallery")
     device = resolve_device(cfg.device)
     fallback = int(cfg.dataset.resolution)
     models: List[Animator] = []
@@ -147,17 +155,36 @@ def run_compare_task(cfg, run_dir: Path) -> Dict[str, Any]:
     all_labels = ["source", "driving", *labels]
     bar = caption_bar(all_labels, size)
     rows: List[np.ndarray] = []
+    # compare.gallery: every column but the source also as its own video (run dir/gallery/), for the HTML page
+    columns = {f"{j}-{name}": j for j, name in enumerate(["driving", *names], start=1)} if c.gallery else {}
 
-    def frames():
+    def frames(sinks):
         for idx, drv, outs in iter_animation(models, a.source, a.driving, resolutions, modes, a.batch_frames, total,
                                              device, resolve_dtype(a.precision), a.progress, desc="compare"):
             plain = side_by_side([source.expand(len(idx), -1, -1, -1), frames_to_tensor(drv, size), *outs], size)
             rows.extend(plain[k] for k, i in enumerate(idx) if i in show)
+            for name, j in columns.items():
+                for frame in plain[:, :, j * size:(j + 1) * size]:
+                    sinks[name].append(frame)
             yield with_caption(plain, bar)
 
     out = Path(c.output)
-    video = save_video(frames(), out, fps=fps)
+    with contextlib.ExitStack() as stack:
+        sinks = {name: stack.enter_context(video_output(run_dir / "gallery" / f"{name}.mp4", fps, "compare.gallery"))
+                 for name in columns}
+        video = save_video(frames(sinks), out, fps=fps)
     grid = save_png(_grid(rows, bar), out.with_name(f"{out.stem}_grid.png"))
     print(f"compared {', '.join(names)} on {total} frames ({size}×{size} columns): {video}, grid {grid}")
-    return {"frames": total, "video": str(video), "grid": str(grid), "resolutions": dict(zip(names, resolutions)),
-            "warnings": warnings}
+    result = {"frames": total, "video": str(video), "grid": str(grid), "resolutions": dict(zip(names, resolutions)),
+              "warnings": warnings}
+    if c.gallery:
+        from ..htmlreport import write_gallery_page
+
+        src = save_png(side_by_side([source], size)[0], run_dir / "gallery" / "0-source.png")
+        cells = [("image", src, "source image")] + [("video", run_dir / "gallery" / f"{name}.mp4", label)
+                                                    for name, label in zip(columns, ["driving clip", *labels])]
+        result["gallery"] = str(write_gallery_page(
+            Path(c.gallery), f"{', '.join(names)}: {Path(a.source).name} driven by {Path(a.driving).name}",
+            ["source", "driving", *names], Path(a.driving).name, cells, fps))
+        print(f"gallery: {result['gallery']}")
+    return result
