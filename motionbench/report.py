@@ -23,12 +23,13 @@ from .results import format_value
 from .stats import paired_bootstrap
 
 __all__ = ["markdown", "latex", "plot", "compare", "main", "cell", "sections", "paired", "per_video",
-           "measurable", "NOT_MEASURABLE"]
+           "measurable", "metric_info", "NOT_MEASURABLE"]
 
 NOT_MEASURABLE = "not measurable"
 
 
-def _info(row) -> Dict[str, Dict[str, Any]]:
+def metric_info(row) -> Dict[str, Dict[str, Any]]:
+    """A row's ``metric_info`` column: per metric its direction, frame count and undefined frames ({} if absent)."""
     try:
         return json.loads(row.get("metric_info") or "{}")
     except (TypeError, ValueError):
@@ -37,7 +38,7 @@ def _info(row) -> Dict[str, Dict[str, Any]]:
 
 def measurable(row, metric: str) -> bool:
     """False when most of the metric's frames are undefined, or for AKD when MKR > 0.9."""
-    info = _info(row).get(metric, {})
+    info = metric_info(row).get(metric, {})
     n, undefined = info.get("n") or 0, info.get("n_undefined_frames") or 0
     if undefined > 0.5 * (n + undefined):
         return False
@@ -49,7 +50,7 @@ def cell(row, metric: str) -> str:
     """``value ± half-width``, ``not measurable`` or ``–`` (not computed for this row)."""
     v = row.get(metric)
     if v is None or not math.isfinite(v):
-        return NOT_MEASURABLE if metric in _info(row) else "–"
+        return NOT_MEASURABLE if metric in metric_info(row) else "–"
     if not measurable(row, metric):
         return NOT_MEASURABLE
     return format_value(v, row.get(metric + "_ci_low"), row.get(metric + "_ci_high"))
@@ -224,7 +225,7 @@ def paired(row_a, row_b, metric: str, n_boot: int = 1000, seed: int = 0) -> Dict
     if d["resolved"] is None:
         d.update(verdict="undefined", better=None)
     elif d["resolved"]:
-        higher = metric_directions([metric], _info(row_a))[metric]
+        higher = metric_directions([metric], metric_info(row_a))[metric]
         d.update(verdict="yes", better="A" if (d["diff"] > 0) == higher else "B")
     else:
         d.update(verdict="no", better=None)

@@ -60,7 +60,7 @@ def _write_page(out: Path, html: str, store: Media) -> Path:
 
     if store.copy_dir is not None:
         for mid, path in store.files.items():
-            target = store.copy_dir / store.copy_name(mid)
+            target = store.copy_dir / store.names[mid]
             if not target.is_file():
                 write_bytes_atomic(target, path.read_bytes(), what="report media")
     return write_text_atomic(out, html, what="report")
@@ -92,7 +92,7 @@ def build_report(csv: Path, runs: Sequence[Path] = (), out: Path = Path("report.
     sections = build_sections(df, metrics, found)
     files = [p for s in sections for r in s.rows for sample in r.samples().values() for p in sample["files"].values()]
     store = _media_store(files, media, max_embed_mb, out, f"report {', '.join(map(str, runs))}")
-    html = render_page(sections, headline, store, out.parent, title or f"motionbench results: {csv.name}",
+    html = render_page(sections, headline, store, title or f"motionbench results: {csv.name}",
                        source=f"{csv.name}" + (f" with samples of {len(found)} run(s)" if found else ""),
                        n_boot=n_boot, seed=seed)
     _write_page(out, html, store)
@@ -116,7 +116,7 @@ def write_gallery_page(out: Path, title: str, columns: Sequence[str], row_label:
     body = (f"<header><h1>{escape(title)}</h1></header><p class=\"lead\">The same source image animated by the same "
             f"driving clip with each method; one control plays, pauses, steps and scrubs them together.</p>"
             + gallery_html(columns, [(row_label, row)], fps))
-    return _write_page(out, page_shell(title, body, store, out.parent), store)
+    return _write_page(out, page_shell(title, body, store), store)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

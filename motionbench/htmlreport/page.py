@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..leaderboard import metric_directions
-from ..report import NOT_MEASURABLE, _info, cell, measurable, paired
+from ..report import NOT_MEASURABLE, cell, measurable, metric_info, paired
 from . import figures
 from .model import Row, Section
 
@@ -78,45 +78,37 @@ def _signed(d: Dict[str, Any]) -> str:
 
 class Media:
     """The files a page shows. Each distinct file (by content) gets one id; the page holds an id -> URL map
-    (data: URIs when embedded, relative paths to ``copy_dir`` otherwise) that its script applies."""
+    (data: URIs when embedded, relative paths into ``copy_dir`` beside the page otherwise) that its script applies."""
 
     TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".png": "image/png", ".jpg": "image/jpeg"}
 
     def __init__(self, copy_dir: Optional[Path] = None) -> None:
         self.copy_dir = copy_dir
         self.files: Dict[str, Path] = {}  # id -> file
-        self._by_digest: Dict[str, str] = {}
+        self.names: Dict[str, str] = {}  # id -> content-addressed name in copy_dir
+        self._ids: Dict[str, str] = {}  # sha256 -> id
 
     def ref(self, path: Path) -> str:
         digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        if digest not in self._by_digest:
-            self._by_digest[digest] = f"m{len(self._by_digest)}"
-            self.files[self._by_digest[digest]] = Path(path)
-        return self._by_digest[digest]
+        if digest not in self._ids:
+            mid = self._ids[digest] = f"m{len(self._ids)}"
+            self.files[mid] = Path(path)
+            self.names[mid] = f"{digest[:16]}{Path(path).suffix.lower()}"
+        return self._ids[digest]
 
     def total_bytes(self) -> int:
         return sum(p.stat().st_size for p in self.files.values())
 
-    def copy_name(self, mid: str) -> str:
-        path = self.files[mid]
-        digest = next(d for d, i in self._by_digest.items() if i == mid)
-        return f"{digest[:16]}{path.suffix.lower()}"
-
-    def urls(self, page_dir: Path) -> Dict[str, str]:
-        out = {}
-        for mid, path in self.files.items():
-            if self.copy_dir is None:
-                kind = self.TYPES.get(path.suffix.lower(), "application/octet-stream")
-                out[mid] = f"data:{kind};base64,{base64.b64encode(path.read_bytes()).decode()}"
-            else:
-                rel = Path(self.copy_dir.name) if self.copy_dir.parent == page_dir else self.copy_dir
-                out[mid] = quote(f"{rel.as_posix()}/{self.copy_name(mid)}")
-        return out
+    def urls(self) -> Dict[str, str]:
+        if self.copy_dir is not None:
+            return {mid: quote(f"{self.copy_dir.name}/{name}") for mid, name in self.names.items()}
+        return {mid: f"data:{self.TYPES.get(path.suffix.lower(), 'application/octet-stream')};base64,"
+                     f"{base64.b64encode(path.read_bytes()).decode()}" for mid, path in self.files.items()}
 
 
 # ------------------------------------------------------------------------------------------------ tables
 def _not_measurable_reason(data: Dict[str, Any], metric: str) -> str:
-    info = _info(data).get(metric, {})
+    info = metric_info(data).get(metric, {})
     n, undefined = info.get("n") or 0, info.get("n_undefined_frames") or 0
     if undefined > 0.5 * (n + undefined):
         return (f"{NOT_MEASURABLE}: {undefined} of {n + undefined} frames are undefined (more than half), e.g. no "
@@ -247,11 +239,11 @@ def _matrices(section: Section, metrics: Sequence[str], n_boot: int, seed: int) 
             body.append(f"<tr>{''.join(cells)}</tr>")
         blocks.append(f'<table class="matrix" data-metric="{escape(m)}"{"" if k == 0 else " hidden"}><thead><tr>'
                       f'<th class="corner">row − column</th>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
-    return (f'<p class="controls">metric <select class="switch" data-target="{section.sid}-mx">{"".join(options)}'
-            f'</select> — each cell: row − column, mean over the videos both scored, with its paired 95% interval; '
-            f'<span class="win">green</span>: the row is better (resolved), <span class="loss">red</span>: the '
-            f'column is better (resolved), grey: not resolved.</p><div class="scroll" id="{section.sid}-mx">'
-            f'{"".join(blocks)}</div>')
+    return (f'<p class="note">Each cell: row − column, the mean difference over the videos both scored, with its '
+            f'paired 95% bootstrap interval; <span class="win">green</span>: the row is better (resolved), '
+            f'<span class="loss">red</span>: the column is better (resolved), grey: not resolved.</p>'
+            f'<p class="controls">metric <select class="switch" data-target="{section.sid}-mx">{"".join(options)}'
+            f'</select></p><div class="scroll" id="{section.sid}-mx">{"".join(blocks)}</div>')
 
 
 def _per_video(section: Section, headline: Sequence[str]) -> str:
@@ -289,7 +281,7 @@ def _provenance(section: Section) -> str:
     body = []
     for r in section.rows:
         d = r.data
-        info = _info(d)
+        info = metric_info(d)
         first = next(iter(info.values()), {})
         n_items = max((len(v) for v in r.per_video.values()), default=0)
         unit = "videos" if section.protocol == "same_identity" else "pairs"
@@ -380,14 +372,13 @@ def _section_gallery(section: Section, media: Media, headline: Sequence[str]) ->
     if missing:
         notes.append("no samples for " + ", ".join(missing) + " (their runs are not among --runs, or ran without "
                      "benchmark.save_samples)")
-    fps = with_samples[0].run.fps if with_samples[0].run is not None else 10.0
-    return gallery_html(columns, out_rows, fps, notes)
+    return gallery_html(columns, out_rows, with_samples[0].run.fps, notes)
 
 
 # ------------------------------------------------------------------------------------------------ page
-def page_shell(title: str, body: str, media: Media, page_dir: Path) -> str:
+def page_shell(title: str, body: str, media: Media) -> str:
     """The whole HTML document: inline CSS, ``body``, the media map and the inline script."""
-    urls = json.dumps(media.urls(page_dir)).replace("</", "<\\/")
+    urls = json.dumps(media.urls()).replace("</", "<\\/")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1"><title>{escape(title)}</title>'
             f"<style>\n{_asset('report.css')}</style></head><body>\n{body}\n"
@@ -416,8 +407,8 @@ its comparison with the best; click a column header to sort.</div>
 <details class="glossary"><summary>Metrics</summary><dl>{glossary}</dl></details>"""
 
 
-def render_page(sections: Sequence[Section], headline: Sequence[str], media: Media, page_dir: Path,
-                title: str, source: str, n_boot: int = 1000, seed: int = 0) -> str:
+def render_page(sections: Sequence[Section], headline: Sequence[str], media: Media, title: str, source: str,
+                n_boot: int = 1000, seed: int = 0) -> str:
     nav = "".join(f'<li><a href="#{s.sid}">{escape(s.title)}</a> ({len(s.rows)} rows)</li>' for s in sections)
     parts = [f"<header><h1>{escape(title)}</h1></header>", _intro(sections), f'<nav><ol>{nav}</ol></nav>']
     for s in sections:
@@ -436,4 +427,4 @@ def render_page(sections: Sequence[Section], headline: Sequence[str], media: Med
     now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     parts.append(f'<footer>Made by motionbench {escape(__version__)} on {now} from <code>{escape(source)}</code>. '
                  f"Paired comparisons: {n_boot} bootstrap resamples, seed {seed}.</footer>")
-    return page_shell(title, "\n".join(parts), media, page_dir)
+    return page_shell(title, "\n".join(parts), media)
