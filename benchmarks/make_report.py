@@ -11,7 +11,7 @@
    ``benchmarks/report-synthetic.png`` (shown in README.md).
 
 Rows record the git hash, so run it on a clean checkout (the copied leaderboard would mark later runs "-dirty").
-``--reuse-runs`` skips step 1 and renders from the runs already in ``runs/report-synthetic/``.
+``--reuse-runs`` skips the benchmarks of step 1 and renders from the runs already in ``--runs``.
 """
 from __future__ import annotations
 
@@ -57,7 +57,9 @@ def main() -> None:
         if avd:
             motionbench("-m", "method=" + ",".join(avd), "benchmark.cross_mode=avd", *common,
                         f"hydra.sweep.dir={runs / 'avd'}")
-        shutil.copyfile(board, ROOT / "benchmarks" / "leaderboard-synthetic.csv")
+    elif not board.is_file():
+        raise SystemExit(f"--reuse-runs: {board} does not exist (run without --reuse-runs first)")
+    shutil.copyfile(board, ROOT / "benchmarks" / "leaderboard-synthetic.csv")
     t_runs = time.perf_counter() - t0
     lb = "benchmarks/leaderboard-synthetic.csv"
     motionbench("leaderboard", lb, "--plot", "benchmarks/leaderboard-synthetic.png",

@@ -43,11 +43,16 @@ def _finite(x) -> bool:
     return x is not None and isinstance(x, float) and math.isfinite(x)
 
 
+def _floors(rows: Sequence) -> list:
+    """The floor rows in name order, so that each floor has the same line style / marker in every figure."""
+    return sorted((r for r in rows if r.floor), key=lambda r: r.label)
+
+
 def _draw_section(fig, rows: Sequence, metrics: Sequence[str], title: str) -> None:
     """Panels of one section into ``fig`` (a figure or sub-figure); ``rows``: :class:`~.model.Row` objects."""
     arrows = metric_directions(metrics)
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    floors = [r for r in rows if r.floor]
+    floors = _floors(rows)
     for ax, m in zip(axes, metrics):
         higher = arrows[m]
         ranked = [r for r in rows if not r.floor]
@@ -111,7 +116,7 @@ def strip_figure(rows: Sequence, metrics: Sequence[str], title: str) -> bytes:
     plt = _pyplot()
     arrows = metric_directions(metrics)
     methods = [r for r in rows if not r.floor]
-    floors = [r for r in rows if r.floor]
+    floors = _floors(rows)
     videos = list(dict.fromkeys(v for r in rows for m in metrics for v in r.per_video.get(m, {})))
     panel = min(max(2.3, 1.0 + 0.14 * len(videos)), 6.0)
     fig = plt.figure(figsize=(panel * len(metrics) + 2.2, 3.0), layout="constrained")
