@@ -1,4 +1,4 @@
-"""task=compare, benchmark.save_samples / precision, task=animate's resolution and domain warning, CLI manners."""
+"""task=compare (video, grid, gallery page), benchmark.save_samples / precision, task=animate's resolution and domain warning, CLI manners."""
 import json
 
 import imageio.v2 as imageio
@@ -33,7 +33,8 @@ def test_compare_task_writes_labelled_video_and_grid(tmp_path, real_clip):
     src, drv = real_clip
     out = tmp_path / "cmp" / "c.mp4"
     r = run_cli(["task=compare", "methods=[fomm,identity]", f"animate.source={src}", f"animate.driving={drv}",
-                 f"compare.output={out}", "compare.grid_rows=2", f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
+                 f"compare.output={out}", "compare.grid_rows=2", f"compare.gallery={tmp_path / 'g.html'}",
+                 f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     video = imageio.mimread(out)
     assert len(video) == 5
@@ -43,6 +44,11 @@ def test_compare_task_writes_labelled_video_and_grid(tmp_path, real_clip):
     assert grid.shape[1] == 4 * 128 and grid.shape[0] > 2 * 128
     assert "SYNTHETIC PUPPETS" in r.stdout + r.stderr  # fomm's committed checkpoint on a real image: warned
     assert "compare" in r.stderr and "5/5" in r.stderr  # the progress bar
+    page = (tmp_path / "g.html").read_text()  # the same columns as a synchronized gallery, videos embedded
+    assert page.count("<video data-media=") == 3 and page.count("data:video/mp4;base64,") == 3
+    assert "<th>fomm</th><th>identity</th>" in page and 'class="play"' in page
+    for name in ("1-driving", "2-fomm", "3-identity"):
+        assert len(imageio.mimread(tmp_path / "run" / "gallery" / f"{name}.mp4")) == 5
 
 
 def test_compare_needs_methods_and_leaves_no_folder(tmp_path, real_clip, monkeypatch, capsys):
@@ -87,7 +93,10 @@ def test_benchmark_precision_and_samples(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     rec = json.loads((tmp_path / "run" / "results.json").read_text())
     assert rec["benchmark"]["precision"] == "bf16" and rec["checkpoint"]["tag"] == "fomm-synthetic64.pt@bf16"
-    assert len(rec["samples"]) == 1 and len(imageio.mimread(rec["samples"][0])) == 4
+    index = json.loads((tmp_path / "run" / "samples" / "index.json").read_text())
+    assert [s["key"] for s in index["samples"]] == ["same_identity"]  # one per protocol run
+    output = tmp_path / "run" / "samples" / index["samples"][0]["files"]["output"]
+    assert len(imageio.mimread(output)) == 4 and str(output) in rec["samples"]
     r = run_cli(["method=fomm", "benchmark.precision=fp16", "device=cpu", f"hydra.run.dir={tmp_path / 'run16'}"],
                 cwd=tmp_path)
     assert r.returncode == 2 and "float16 inference needs a GPU" in r.stderr

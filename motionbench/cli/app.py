@@ -1,8 +1,9 @@
-"""Command line: ``python -m motionbench [overrides]`` (Hydra) plus two plain sub-commands.
+"""Command line: ``python -m motionbench [overrides]`` (Hydra) plus plain sub-commands.
 
 * ``python -m motionbench list [methods|datasets|metrics|keypoints|identity]``
 * ``python -m motionbench weights`` — every pretrained file, where it must be, present or not.
 * ``python -m motionbench leaderboard [CSV] [--plot PNG]`` — markdown tables (and a bar plot) of a leaderboard.
+* ``python -m motionbench report CSV [--runs DIR ...] [--out report.html]`` — the self-contained HTML report.
 
 Errors a user can fix (bad data, unknown names, missing weights, bad checkpoints) are printed as one
 ``motionbench: error: ...`` line and exit with status 2; set ``MOTIONBENCH_DEBUG=1`` for the traceback.
@@ -37,6 +38,7 @@ USAGE = """usage: python -m motionbench [task=TASK] [OVERRIDE ...]      (or: mot
        python -m motionbench list [methods|datasets|metrics|keypoints|identity]
        python -m motionbench weights                     pretrained files and official checkpoints: present? where?
        python -m motionbench leaderboard [CSV] [--plot PNG]
+       python -m motionbench report CSV [--runs DIR ...] [--out report.html]   HTML report: tables, comparisons, videos
        python -m motionbench --version | --help
 
 tasks (task=...):
@@ -149,6 +151,11 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             from ..eval.report import main as leaderboard_main
 
             leaderboard_main(argv[1:])
+            return
+        if argv and argv[0] == "report":  # the HTML results report (motionbench/eval/htmlreport/)
+            from ..eval.htmlreport import main as report_main
+
+            report_main(argv[1:])
             return
         if argv and argv[0] == "weights":
             from .tasks.listing import weights_task

@@ -87,7 +87,8 @@ class BenchmarkConfig:
     n_boot: int = 1000  # bootstrap resamples of each metric's 95% interval over videos (0: none)
     options: Dict[str, Any] = field(default_factory=dict)  # extra per-metric options
     precision: str = "fp32"  # fp32 | bf16 | fp16: animate under autocast (metrics stay float32)
-    save_samples: int = 0  # write this many sample videos (source | driving | result) into <run dir>/samples
+    save_samples: int = 0  # K sample videos per protocol (source, driving, ground truth, result) in <run dir>/samples
+    report: bool = False  # the HTML report of the leaderboard into the run (or -m sweep) folder when it ends
 
 
 @dataclass
@@ -142,6 +143,7 @@ class CompareConfig:
     output: str = "compare.mp4"  # beside it: <stem>_grid.png
     checkpoints: Dict[str, str] = field(default_factory=dict)  # per method (default: its config's, usually auto)
     grid_rows: int = 4
+    gallery: Optional[str] = None  # an .html path: the columns as a synchronized video gallery page
 
 
 @dataclass

@@ -18,12 +18,13 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from .leaderboard import NONCOMPARABLE, load_latest, metric_directions, row_result
 from ..files.atomic import write_text_atomic
+from .leaderboard import NONCOMPARABLE, load_latest, metric_directions, row_result
 from .results import format_value
 from .stats import paired_bootstrap
 
-__all__ = ["markdown", "latex", "plot", "figure", "compare", "main", "cell", "sections"]
+__all__ = ["markdown", "latex", "plot", "figure", "compare", "main", "cell", "sections", "paired", "per_video",
+           "measurable", "NOT_MEASURABLE"]
 
 NOT_MEASURABLE = "not measurable"
 
@@ -190,32 +191,46 @@ def compare(df, a: str, b: str, metrics: Optional[Sequence[str]] = None, n_boot:
                 raise ValueError(f"compare: '{a if name == 'A' else b}' matches {len(part)} rows in {key}; name the "
                                  f"checkpoint: method:checkpoint ({', '.join(part['checkpoint'])})")
         ra_, rb_ = ra.iloc[0], rb.iloc[0]
-        pa, pb = json.loads(ra_.get("per_video") or "{}"), json.loads(rb_.get("per_video") or "{}")
+        pa, pb = per_video(ra_), per_video(rb_)
         names = [m for m in (metrics or pa) if m in pa and m in pb]
-        arrows = metric_directions(names)
         out.append(f"### {a} vs {b}: {key[0]} — {key[1].replace('_', '-')}" + (f" ({key[2]} mode)" if len(key) > 2 else ""))
         out.append("")
         out.append("| metric | A | B | A − B [95% CI] | videos | resolved | better |")
         out.append("|---|---|---|---|---|---|---|")
         for m in names:
-            d = paired_bootstrap(_floats(pa[m]), _floats(pb[m]), n_boot=n_boot, seed=seed)
-            if d["resolved"] is None:
-                verdict, better = "undefined", "–"
-            elif d["resolved"]:
-                verdict = "yes"
-                better = "A" if (d["diff"] > 0) == arrows[m] else "B"
-            else:
-                verdict, better = "no", "–"
+            d = paired(ra_, rb_, m, n_boot=n_boot, seed=seed)
             out.append(f"| {m} | {cell(ra_, m)} | {cell(rb_, m)} | {d['diff']:+.4f} [{d['ci_low']:+.4f}, "
-                       f"{d['ci_high']:+.4f}] | {d['n_videos']} | {verdict} | {better} |")
+                       f"{d['ci_high']:+.4f}] | {d['n_videos']} | {d['verdict']} | {d['better'] or '–'} |")
         out.append("")
     if not out:
         raise ValueError(f"compare: '{a}' and '{b}' share no dataset / protocol / mode / compat / selection")
     return "\n".join(out)
 
 
-def _floats(d: Dict[str, Any]) -> Dict[str, float]:
-    return {k: float("nan") if v is None else float(v) for k, v in d.items()}
+def per_video(row) -> Dict[str, Dict[str, float]]:
+    """A leaderboard row's per-video values, ``{metric: {video: value}}`` (undefined values are NaN)."""
+    try:
+        data = json.loads(row.get("per_video") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return {m: {k: float("nan") if v is None else float(v) for k, v in vals.items()} for m, vals in data.items()}
+
+
+def paired(row_a, row_b, metric: str, n_boot: int = 1000, seed: int = 0) -> Dict[str, Any]:
+    """Paired bootstrap of row A − row B on ``metric`` over the videos both rows scored
+    (:func:`motionbench.stats.paired_bootstrap`), plus ``verdict`` ("yes" resolved, "no", or "undefined": fewer
+    than two common videos or no per-video values) and ``better`` ("A", "B", or None when not resolved)."""
+    pa, pb = per_video(row_a).get(metric, {}), per_video(row_b).get(metric, {})
+    d: Dict[str, Any] = dict(paired_bootstrap(pa, pb, n_boot=n_boot, seed=seed))
+    if d["resolved"] is None:
+        d.update(verdict="undefined", better=None)
+    elif d["resolved"]:
+        res = row_result(row_a, metric)
+        higher = res.higher_is_better if res is not None else metric_directions([metric])[metric]
+        d.update(verdict="yes", better="A" if (d["diff"] > 0) == higher else "B")
+    else:
+        d.update(verdict="no", better=None)
+    return d
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:

@@ -32,7 +32,8 @@ from .results import MetricResult
 from .stats import DEFAULT_LEVEL, DEFAULT_N_BOOT, bootstrap_ci
 
 __all__ = ["BenchmarkOptions", "ProtocolResult", "run_benchmark", "effective_cross_mode", "PROTOCOLS", "plan_jobs",
-           "collect_protocol", "summarise_protocol", "Collected", "AnimationStream"]
+           "collect_protocol", "summarise_protocol", "Collected", "AnimationStream", "frame_targets",
+           "job_key", "sample_jobs"]
 
 log = logging.getLogger("motionbench")
 
@@ -251,6 +252,33 @@ def plan_jobs(model: Animator, dataset: VideoDataset, opts: BenchmarkOptions
     return plan, opts
 
 
+def job_key(job: Job, same: bool) -> str:
+    """A job's name in per-video results: the video (same identity) or ``"<source> <- <driving>"``."""
+    src, drv, _ = job
+    return drv.name if same else f"{src.name} <- {drv.name}"
+
+
+def sample_jobs(jobs: Sequence[Job], k: int, seed: int) -> List[Job]:
+    """``k`` of a protocol's jobs chosen with ``seed`` (in plan order): every method benchmarked with the same
+    selection and seed gets the same videos and pairs, so their samples line up side by side."""
+    k = min(max(0, int(k)), len(jobs))
+    chosen = np.random.default_rng([int(seed), 0x5A4D]).choice(len(jobs), size=k, replace=False)
+    return [jobs[i] for i in sorted(chosen.tolist())]
+
+
+def frame_targets(dataset: VideoDataset, drv_video: VideoRef, pair: Optional[Pair], idx: Sequence[int],
+                  frames: torch.Tensor, mode: str) -> Tuple[Optional[torch.Tensor], Any, Any]:
+    """(target frames, (target keypoints, visibility), target figure masks) of driving frames ``idx``: the
+    driving frames themselves for same-identity (``pair`` None); for a cross-identity pair the dataset's
+    ground-truth render of the source identity in the driving pose, or (None, None, None) where it has none."""
+    if pair is None:
+        return frames, dataset.keypoints(drv_video, idx), dataset.figure_masks(drv_video, idx)
+    if not dataset.has_ground_truth:
+        return None, None, None
+    return (dataset.render_cross(pair, idx, mode=mode).to(frames.device), dataset.cross_keypoints(pair, idx, mode=mode),
+            dataset.cross_figure_masks(pair, idx, mode=mode))
+
+
 @torch.inference_mode()
 def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[Metric], opts: BenchmarkOptions,
                      protocol: str, mode: str, jobs: List[Tuple[VideoRef, VideoRef, int]],
@@ -267,7 +295,7 @@ def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[M
     bar = tqdm(total=total, desc=f"{model.name} {protocol.replace('_', '-')}", unit="frame",
                disable=not opts.progress, leave=False)
     for src_video, drv_video, src_frame in jobs:
-        key = drv_video.name if same else f"{src_video.name} <- {drv_video.name}"
+        key = job_key((src_video, drv_video, src_frame), same)
         source = dataset.read_frames(src_video, [src_frame]).to(device)
         has_target = same or dataset.has_ground_truth
         stream = AnimationStream(model, source, mode)
@@ -277,14 +305,7 @@ def collect_protocol(model: Animator, dataset: VideoDataset, metrics: Sequence[M
             t0 = time.perf_counter()
             gen = stream(frames).clamp(0, 1)
             t_animate += time.perf_counter() - t0
-            if same:
-                target, kp, mask = frames, dataset.keypoints(drv_video, idx), dataset.figure_masks(drv_video, idx)
-            elif dataset.has_ground_truth:
-                target = dataset.render_cross(pair, idx, mode=mode).to(device)
-                kp = dataset.cross_keypoints(pair, idx, mode=mode)
-                mask = dataset.cross_figure_masks(pair, idx, mode=mode)
-            else:
-                target, kp, mask = None, None, None
+            target, kp, mask = frame_targets(dataset, drv_video, pair, idx, frames, mode)
             batch = FrameBatch(generated=gen, target=target, source=source[0], driving=frames, video=key,
                                protocol=protocol, frame_indices=list(idx),
                                target_keypoints=None if kp is None else kp[0],

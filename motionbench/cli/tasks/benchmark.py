@@ -94,13 +94,12 @@ def run_benchmark_task(cfg: DictConfig, run_dir: Path) -> Dict[str, Any]:
         provenance=provenance(device),
         config=OmegaConf.to_container(cfg, resolve=True),
     )
-    if b.save_samples:
-        from .compare import save_sample_videos
+    if b.save_samples:  # K videos per protocol for the HTML report's gallery (motionbench/samples.py)
+        from ...eval.samples import save_samples
 
         with model.precision(b.precision):
-            record.samples = [str(p) for p in save_sample_videos(
-                model, dataset, b.save_samples, run_dir / "samples", b.split, b.same_mode, b.batch_frames,
-                b.max_frames, device, label=f"{model.name}\n{record.checkpoint['tag']}")]
+            record.samples = [str(p) for p in save_samples(model, dataset, opts, results, b.save_samples,
+                                                           run_dir / "samples", device)]
     run_dir.mkdir(parents=True, exist_ok=True)
     record.write(run_dir / "results.json")
     per_video = [row for r in results.values() for row in r.per_video]

@@ -6,15 +6,15 @@ and its checkpoint) and ``<stem>_grid.png`` (the same columns at evenly spaced f
 its checkpoint's resolution (``animate.resolution`` overrides) on one streamed pass over the driving clip;
 columns are shown at the largest of those resolutions. Checkpoints: ``compare.checkpoints={fomm: official:vox}``,
 else ``method.checkpoint`` for the method named by ``method=``, else each method config's default (``auto``).
-
-:func:`save_sample_videos` (``benchmark.save_samples=K``) writes the same labelled layout for the first K
-test videos of a benchmark run (source = frame 0, driving = the video: the same-identity protocol).
+``compare.gallery=PAGE.html`` also writes the same columns as a self-contained HTML page playing them in sync
+(one play / pause / scrub control, as the report's gallery; the column videos are kept in ``<run dir>/gallery/``).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from ...data.readers import open_reader
 from ...data.video import frames_to_tensor
 from ...eval.runner import effective_cross_mode
 from ...files.media import load_image, save_png, save_video
+from ...files.video_out import video_output
 from ...hub.build import build_model, resolve_device, to_dict
 from .animate import check_domain, iter_animation, working_resolution
 
@@ -35,7 +36,7 @@ log = logging.getLogger("motionbench")
 
 MIN_DISPLAY = 128  # columns are shown at least this large (legible captions; results of 64² checkpoints upscaled)
 
-__all__ = ["run_compare_task", "caption_bar", "side_by_side", "with_caption", "save_sample_videos"]
+__all__ = ["run_compare_task", "caption_bar", "side_by_side", "with_caption"]
 
 
 def _font(size: int):
@@ -125,6 +126,10 @@ def run_compare_task(cfg, run_dir: Path) -> Dict[str, Any]:
         raise ValueError("task=compare needs animate.source=IMAGE and animate.driving=VIDEO")
     if not Path(a.source).is_file():
         raise ValueError(f"animate.source '{a.source}' does not exist")
+    if c.gallery:  # refused before any work
+        from ...eval.htmlreport import check_page_output
+
+        check_page_output(c.gallery, "compare.gallery")
     device = resolve_device(cfg.device)
     fallback = int(cfg.dataset.resolution)
     models: List[Animator] = []
@@ -150,42 +155,36 @@ def run_compare_task(cfg, run_dir: Path) -> Dict[str, Any]:
     all_labels = ["source", "driving", *labels]
     bar = caption_bar(all_labels, size)
     rows: List[np.ndarray] = []
+    # compare.gallery: every column but the source also as its own video (run dir/gallery/), for the HTML page
+    columns = {f"{j}-{name}": j for j, name in enumerate(["driving", *names], start=1)} if c.gallery else {}
 
-    def frames():
+    def frames(sinks):
         for idx, drv, outs in iter_animation(models, a.source, a.driving, resolutions, modes, a.batch_frames, total,
                                              device, resolve_dtype(a.precision), a.progress, desc="compare"):
             plain = side_by_side([source.expand(len(idx), -1, -1, -1), frames_to_tensor(drv, size), *outs], size)
             rows.extend(plain[k] for k, i in enumerate(idx) if i in show)
+            for name, j in columns.items():
+                for frame in plain[:, :, j * size:(j + 1) * size]:
+                    sinks[name].append(frame)
             yield with_caption(plain, bar)
 
     out = Path(c.output)
-    video = save_video(frames(), out, fps=fps)
+    with contextlib.ExitStack() as stack:
+        sinks = {name: stack.enter_context(video_output(run_dir / "gallery" / f"{name}.mp4", fps, "compare.gallery"))
+                 for name in columns}
+        video = save_video(frames(sinks), out, fps=fps)
     grid = save_png(_grid(rows, bar), out.with_name(f"{out.stem}_grid.png"))
     print(f"compared {', '.join(names)} on {total} frames ({size}×{size} columns): {video}, grid {grid}")
-    return {"frames": total, "video": str(video), "grid": str(grid), "resolutions": dict(zip(names, resolutions)),
-            "warnings": warnings}
+    result = {"frames": total, "video": str(video), "grid": str(grid), "resolutions": dict(zip(names, resolutions)),
+              "warnings": warnings}
+    if c.gallery:
+        from ...eval.htmlreport import write_gallery_page
 
-
-@torch.inference_mode()
-def save_sample_videos(model: Animator, dataset, k: int, out_dir: Path, split: str = "test", mode: str = "absolute",
-                       batch_frames: int = 16, max_frames: Optional[int] = None,
-                       device: torch.device = torch.device("cpu"), label: Optional[str] = None, fps: float = 10.0
-                       ) -> List[Path]:
-    """The first ``k`` videos of ``split`` animated from their frame 0 (source | driving | result, captioned):
-    ``out_dir/<video>.mp4``."""
-    paths = []
-    bar = caption_bar(["source", "driving", label or model.name], dataset.resolution)
-    for video in dataset.videos(split)[: max(0, int(k))]:
-        source = dataset.read_frames(video, [0]).to(device)
-        state = model.encode_source(source)
-
-        def frames():
-            for _, drv in dataset.iter_chunks(video, chunk=batch_frames, max_frames=max_frames):
-                drv = drv.to(device)
-                out = model.animate(source, drv[None], mode=mode, driving_ref=source if mode == "relative" else None,
-                                    source_state=state)[0]
-                yield with_caption(side_by_side([source.expand(len(drv), -1, -1, -1), drv, out], dataset.resolution), bar)
-
-        name = "".join(ch if ch.isalnum() or ch in "-_#." else "_" for ch in video.name)
-        paths.append(save_video(frames(), out_dir / f"{name}.mp4", fps=fps))
-    return paths
+        src = save_png(side_by_side([source], size)[0], run_dir / "gallery" / "0-source.png")
+        cells = [("image", src, "source image")] + [("video", run_dir / "gallery" / f"{name}.mp4", label)
+                                                    for name, label in zip(columns, ["driving clip", *labels])]
+        result["gallery"] = str(write_gallery_page(
+            Path(c.gallery), f"{', '.join(names)}: {Path(a.source).name} driven by {Path(a.driving).name}",
+            ["source", "driving", *names], Path(a.driving).name, cells, fps))
+        print(f"gallery: {result['gallery']}")
+    return result
